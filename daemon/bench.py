@@ -1,0 +1,134 @@
+"""Corpus benchmark: every utterance of a manifest through the whole round trip.
+
+The manifest is tab-separated with a header row and at least the columns ``id``, ``path``
+(relative to the manifest) and ``transcript``; quoting is off, since transcripts contain quote
+marks.  Figures are corpus-level: word errors and bits are summed over all utterances before
+dividing, so long and short utterances weigh by their size.
+
+``wer_source`` scores the recogniser on the original audio against the reference; it is the
+floor for ``wer_roundtrip``, which scores the same recogniser on the resynthesized audio.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .audio import STT_RATE, read_audio, resample
+from .errors import TelephraseError
+from .link import MemoryLink
+from .normalize import word_errors
+from .pipeline import Engines, round_trip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    id: str
+    path: Path
+    transcript: str
+
+
+def read_manifest(path: str | Path) -> list[Utterance]:
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    except OSError as e:
+        raise TelephraseError(f"cannot read manifest {path}: {e.strerror}") from None
+    missing = {"id", "path", "transcript"} - set(rows[0] if rows else ())
+    if missing:
+        raise TelephraseError(f"manifest {path} lacks column(s) {', '.join(sorted(missing))}")
+    return [Utterance(r["id"], path.parent / r["path"], r["transcript"]) for r in rows]
+
+
+def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:
+    rows = []
+    totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0,
+                  payload_bytes=0, onair_bytes=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+    for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
+        audio = read_audio(u.path)
+        seconds = len(audio) / STT_RATE
+        try:
+            rt = round_trip(engines, audio, MemoryLink())
+        except TelephraseError as e:
+            log.warning("%s: %s", u.id, e)
+            errors, n = word_errors(u.transcript, "")
+            totals.update(failed=totals["failed"] + 1, ref_words=totals["ref_words"] + n,
+                          src_errors=totals["src_errors"] + errors, rt_errors=totals["rt_errors"] + errors,
+                          seconds=totals["seconds"] + seconds)
+            rows.append(dict(id=u.id, seconds=round(seconds, 2), error=str(e)))
+            continue
+        heard = engines.transcriber.transcribe(resample(rt.audio, rt.rate, STT_RATE)).text
+        src_errors, n = word_errors(u.transcript, rt.transmission.message.text)
+        rt_errors, _ = word_errors(u.transcript, heard)
+        report = rt.report()
+        for key, value in (("ref_words", n), ("src_errors", src_errors), ("rt_errors", rt_errors),
+                           ("seconds", seconds), ("out_seconds", report["output_seconds"]),
+                           ("payload_bytes", report["payload_bytes"]), ("onair_bytes", report["onair_bytes"]),
+                           ("stt_seconds", rt.stt_seconds), ("tts_seconds", rt.tts_seconds)):
+            totals[key] += value
+        rows.append(dict(
+            id=u.id, seconds=round(seconds, 2), words=n, payload_bytes=report["payload_bytes"],
+            onair_bytes=report["onair_bytes"], onair_bps=report["onair_bps"],
+            wer_source=round(src_errors / max(n, 1), 4), wer_roundtrip=round(rt_errors / max(n, 1), 4),
+            delivered_exactly=report["delivered_exactly"], sent=report["transcript"], heard=heard,
+        ))
+    seconds = totals["seconds"] or 1.0
+    summary = {
+        "utterances": len(utterances),
+        "failed": totals["failed"],
+        "seconds": round(totals["seconds"], 2),
+        "reference_words": totals["ref_words"],
+        "wer_source": round(totals["src_errors"] / max(totals["ref_words"], 1), 4),
+        "wer_roundtrip": round(totals["rt_errors"] / max(totals["ref_words"], 1), 4),
+        "payload_bps": round(8 * totals["payload_bytes"] / seconds, 2),
+        "onair_bps": round(8 * totals["onair_bytes"] / seconds, 2),
+        "duration_ratio": round(totals["out_seconds"] / seconds, 3),
+        "rtf_stt": round(totals["stt_seconds"] / seconds, 4),
+        "rtf_tts": round(totals["tts_seconds"] / seconds, 4),
+        "stt_model": engines.config.stt.model,
+        "beam_size": engines.config.stt.beam_size,
+        "compute_type": engines.config.stt.compute_type,
+        "voice": engines.config.tts.voice,
+        "text_coding": engines.config.codec.text,
+        "timing": engines.config.codec.timing,
+    }
+    return {"summary": summary, "utterances": rows}
+
+
+def format_table(result: dict) -> str:
+    lines = [f"{'id':<20} {'sec':>6} {'words':>5} {'onair B':>7} {'bit/s':>7} {'WER src':>8} {'WER rt':>7}"]
+    for r in result["utterances"]:
+        if "error" in r:
+            lines.append(f"{r['id']:<20} {r['seconds']:>6.2f}  failed: {r['error']}")
+            continue
+        lines.append(
+            f"{r['id']:<20} {r['seconds']:>6.2f} {r['words']:>5} {r['onair_bytes']:>7} {r['onair_bps']:>7.1f} "
+            f"{100 * r['wer_source']:>7.1f}% {100 * r['wer_roundtrip']:>6.1f}%"
+        )
+    s = result["summary"]
+    lines += [
+        "",
+        f"{'utterances':<16} {s['utterances']} ({s['seconds']:.1f} s of speech, {s['failed']} failed)",
+        f"{'wer_source':<16} {100 * s['wer_source']:.1f} %",
+        f"{'wer_roundtrip':<16} {100 * s['wer_roundtrip']:.1f} %",
+        f"{'payload_bps':<16} {s['payload_bps']:.1f}",
+        f"{'onair_bps':<16} {s['onair_bps']:.1f}",
+        f"{'duration_ratio':<16} {s['duration_ratio']:.3f} (output / input)",
+        f"{'rtf_stt':<16} {s['rtf_stt']:.3f}",
+        f"{'rtf_tts':<16} {s['rtf_tts']:.3f}",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,144 @@
+"""Configuration: one typed, frozen dataclass tree loaded from TOML.
+
+Every setting has a default that works, so an empty file (or none) is a valid configuration.
+Unknown keys and wrongly typed values are errors that name the key, because a silently ignored
+typo in a radio box's config is found only in the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # JetPack 6 ships Python 3.10
+    import tomli as tomllib
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Where the model registry and the cache of assembled models live."""
+
+    registry: str = ""
+    """Path to ``registry.toml``; empty means the one installed with telephrase."""
+    cache_dir: str = ""
+    """Where split models are reassembled; empty means ``$CACHE_DIRECTORY`` (systemd),
+    ``$TELEPHRASE_CACHE_DIR`` or ``~/.cache/telephrase``."""
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    """Speech recognition (faster-whisper / CTranslate2)."""
+
+    model: str = "whisper-base"
+    device: str = "auto"
+    """``auto`` uses CUDA when CTranslate2 sees a GPU, else the CPU; or ``cpu`` / ``cuda``."""
+    compute_type: str = "int8"
+    beam_size: int = 5
+    threads: int = 0
+    """CPU threads; 0 means all cores."""
+    language: str = ""
+    """Spoken language code (``en``); empty means detect it."""
+    vad: bool = True
+    """Skip non-speech with Silero VAD before decoding, so silence is not 'transcribed'."""
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """How a message becomes payload bytes."""
+
+    text: str = "brotli"
+    """``brotli`` or ``utf8`` (raw, for comparison)."""
+    timing: bool = True
+    """Send phrase timing so the receiver keeps the sender's pace and pauses."""
+    phrase_pause: float = 0.25
+    """A gap between words at least this long (seconds) starts a new phrase."""
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """Speech synthesis (Piper via onnxruntime)."""
+
+    voice: str = "piper-joe-medium"
+    deterministic: bool = True
+    """No sampling noise: the same message always gives the same samples."""
+    threads: int = 0
+    follow_timing: bool = True
+    """Stretch each phrase to the sender's duration and keep the sender's pauses."""
+    device: str = "auto"
+    """``auto`` uses onnxruntime's CUDA provider when installed, else the CPU."""
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Framing and the link the frames travel over."""
+
+    mtu: int = 237
+    """Largest frame on air in bytes (LoRa 237, AX.25 256, HF data modems 14-126)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
+    values = {}
+    for name, value in data.items():
+        expected = hints[name]
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(expected):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a [{name}] table")
+            values[name] = _build(expected, value, key)
+            continue
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data, "")
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a TOML file; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path}: {e}") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"config file {path}: {e}") from None
+
+
+def replace(config: Config, **sections: dict[str, Any]) -> Config:
+    """Return ``config`` with some settings of some sections changed (used for CLI overrides)."""
+    changed = {name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
+    return dataclasses.replace(config, **changed)

@@ -1,0 +1,58 @@
+"""The message: what was said, as phrases with their timing.
+
+A message is what crosses the link, independent of how it is coded.  The sender groups
+Whisper's words into phrases at pauses; each phrase keeps its text, the silence before it and
+how long it took to say, which is what the receiver needs to keep the sender's pace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .transcribe import Transcript
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    """Exact text, including the leading space Whisper puts before most words."""
+    pause: float = 0.0
+    """Silence before the phrase, in seconds."""
+    seconds: float = 0.0
+    """How long the phrase took to say; 0 when no timing was sent."""
+
+
+@dataclass(frozen=True)
+class Message:
+    phrases: tuple[Phrase, ...]
+    language: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.phrases).strip()
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.pause + p.seconds for p in self.phrases)
+
+
+def message_from_transcript(transcript: Transcript, phrase_pause: float) -> Message:
+    """Group words into phrases: a gap of at least ``phrase_pause`` seconds starts a new one."""
+    phrases: list[Phrase] = []
+    group: list = []
+    previous_end = 0.0
+
+    def close() -> None:
+        first, last = group[0], group[-1]
+        pause = max(0.0, first.start - previous_end)
+        phrases.append(Phrase("".join(w.text for w in group), pause, max(0.0, last.end - first.start)))
+
+    for word in transcript.words:
+        if group and word.start - group[-1].end >= phrase_pause:
+            close()
+            previous_end = group[-1].end
+            group = []
+        group.append(word)
+    if group:
+        close()
+    return Message(tuple(phrases), transcript.language)

@@ -1,0 +1,177 @@
+"""The two ends of a telephrase link, each a chain of the stages in this package.
+
+Sender:   audio → transcribe → message → payload → frames
+Receiver: frames → reassemble → payload → message → synthesize → audio
+
+Models are loaded once by ``Engines`` and shared: the loopback tool, the benchmark and the tests
+all run the same objects the daemon runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .audio import STT_RATE
+from .config import Config
+from .errors import AudioError, FrameError
+from .framing import Reassembler, fragment, parse_frame
+from .message import Message, message_from_transcript
+from .payload import TextCoding, decode_payload, encode_payload
+from .registry import Registry
+from .synthesize import Synthesizer, Utterance
+from .transcribe import Transcriber, Transcript
+
+log = logging.getLogger(__name__)
+
+MIN_SECONDS = 0.1
+"""Shorter input cannot hold a word; it is refused before the recogniser sees it."""
+
+
+class Engines:
+    """The loaded models, created on first use so that a receiver never loads a recogniser."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.registry = Registry(config.models)
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        return Transcriber(self.config.stt, self.registry)
+
+    @cached_property
+    def synthesizer(self) -> Synthesizer:
+        return Synthesizer(self.config.tts, self.registry)
+
+
+@dataclass(frozen=True)
+class Transmission:
+    transcript: Transcript
+    message: Message
+    payload: bytes
+    frames: tuple[bytes, ...]
+
+    @property
+    def onair_bytes(self) -> int:
+        return sum(map(len, self.frames))
+
+
+class Sender:
+    def __init__(self, config: Config, transcriber: Transcriber) -> None:
+        self.config = config
+        self.transcriber = transcriber
+        self.sequence = 0
+
+    def transmit(self, audio: np.ndarray) -> Transmission:
+        """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send."""
+        seconds = len(audio) / STT_RATE
+        if seconds < MIN_SECONDS:
+            raise AudioError(f"audio is {seconds:.2f} s long; at least {MIN_SECONDS} s is needed to hold a word")
+        transcript = self.transcriber.transcribe(audio)
+        if not transcript.words:
+            raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
+        message = message_from_transcript(transcript, self.config.codec.phrase_pause)
+        coding = TextCoding[self.config.codec.text.upper()]
+        payload = encode_payload(message, coding, self.config.codec.timing)
+        frames = tuple(f.to_bytes() for f in fragment(payload, self.sequence, self.config.link.mtu))
+        self.sequence = (self.sequence + 1) % 256
+        log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
+        return Transmission(transcript, message, payload, frames)
+
+
+@dataclass
+class ReceiverStats:
+    frames: int = 0
+    bad_frames: int = 0
+    """Frames that failed their CRC or header check: dropped, never spoken."""
+    bad_payloads: int = 0
+    """Complete messages whose payload would not decode: dropped, never spoken."""
+    messages: int = 0
+
+
+@dataclass
+class Receiver:
+    config: Config
+    engines: Engines
+    stats: ReceiverStats = field(default_factory=ReceiverStats)
+    reassembler: Reassembler = field(default_factory=Reassembler)
+
+    def accept(self, data: bytes) -> Message | None:
+        """Take one frame off the link; return a message once all its fragments are in."""
+        self.stats.frames += 1
+        parsed = parse_frame(data)
+        if parsed is None or parsed[1] != len(data):
+            self.stats.bad_frames += 1
+            log.warning("dropped a damaged frame (%d bytes)", len(data))
+            return None
+        payload = self.reassembler.push(parsed[0])
+        if payload is None:
+            return None
+        try:
+            message = decode_payload(payload)
+        except FrameError as e:
+            self.stats.bad_payloads += 1
+            log.warning("dropped a message: %s", e)
+            return None
+        self.stats.messages += 1
+        log.info("received %r", message.text)
+        return message
+
+    def speak(self, message: Message) -> np.ndarray:
+        utterances = [Utterance(p.text, p.seconds or None, p.pause) for p in message.phrases]
+        return self.engines.synthesizer.speak(utterances)
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    transmission: Transmission
+    received: tuple[Message, ...]
+    audio: np.ndarray
+    rate: int
+    stt_seconds: float
+    tts_seconds: float
+
+    def report(self) -> dict:
+        t = self.transmission
+        seconds = t.transcript.seconds
+        return {
+            "transcript": t.message.text,
+            "received": " ".join(m.text for m in self.received),
+            "delivered_exactly": [m.text for m in self.received] == [t.message.text],
+            "language": t.transcript.language,
+            "seconds": round(seconds, 3),
+            "output_seconds": round(len(self.audio) / self.rate, 3),
+            "words": len(t.transcript.words),
+            "payload_bytes": len(t.payload),
+            "onair_bytes": t.onair_bytes,
+            "frames": len(t.frames),
+            "payload_bps": round(8 * len(t.payload) / seconds, 2),
+            "onair_bps": round(8 * t.onair_bytes / seconds, 2),
+            "stt_seconds": round(self.stt_seconds, 3),
+            "tts_seconds": round(self.tts_seconds, 3),
+        }
+
+
+def round_trip(engines: Engines, audio: np.ndarray, link) -> RoundTrip:
+    """Send ``audio`` through ``link`` and speak what arrives, in one process."""
+    sender = Sender(engines.config, engines.transcriber)
+    receiver = Receiver(engines.config, engines)
+    transmission = sender.transmit(audio)
+    for frame in transmission.frames:
+        link.send(frame)
+    received = []
+    while (data := link.receive()) is not None:
+        if (message := receiver.accept(data)) is not None:
+            received.append(message)
+    synthesizer = engines.synthesizer
+    started = time.perf_counter()
+    parts = [receiver.speak(m) for m in received]
+    tts_seconds = time.perf_counter() - started
+    audio_out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    return RoundTrip(
+        transmission, tuple(received), audio_out, synthesizer.rate, transmission.transcript.compute_seconds, tts_seconds
+    )

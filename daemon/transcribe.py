@@ -1,0 +1,104 @@
+"""Speech recognition: faster-whisper (CTranslate2) with word timestamps.
+
+The model folder comes from the registry, so nothing is looked up on a hub; Silero VAD (the
+onnx asset that faster-whisper ships) removes non-speech first, so silence yields no words
+instead of Whisper's invented sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import STT_RATE
+from .config import SttConfig
+from .registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; ``text`` keeps Whisper's leading space so joining is exact."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    words: tuple[Word, ...]
+    language: str
+    language_probability: float
+    seconds: float
+    """Length of the audio that was transcribed."""
+    compute_seconds: float
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text for w in self.words).strip()
+
+
+def cuda_available() -> bool:
+    import ctranslate2
+
+    try:
+        return ctranslate2.get_cuda_device_count() > 0
+    except RuntimeError:
+        return False
+
+
+class Transcriber:
+    def __init__(self, config: SttConfig, registry: Registry) -> None:
+        from faster_whisper import WhisperModel
+
+        self.config = config
+        registry.resolve("silero-vad")
+        model = registry.resolve(config.model)
+        device = config.device
+        if device == "auto":
+            device = "cuda" if cuda_available() else "cpu"
+        threads = config.threads or os.cpu_count() or 1
+        log.info("loading %s on %s (%s, %d threads)", config.model, device, config.compute_type, threads)
+        self.model = WhisperModel(
+            str(model.directory),
+            device=device,
+            compute_type=config.compute_type,
+            cpu_threads=threads,
+            local_files_only=True,
+        )
+        self.device = device
+        self.multilingual = self.model.model.is_multilingual
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        started = time.perf_counter()
+        language = self.config.language or None
+        if not self.multilingual:
+            language = "en"
+        segments, info = self.model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.config.beam_size,
+            word_timestamps=True,
+            vad_filter=self.config.vad,
+            condition_on_previous_text=False,
+        )
+        words = tuple(
+            Word(w.word, float(w.start), float(w.end), float(w.probability))
+            for segment in segments
+            for w in (segment.words or ())
+            if w.word.strip()
+        )
+        return Transcript(
+            words=words,
+            language=info.language,
+            language_probability=float(info.language_probability),
+            seconds=len(audio) / STT_RATE,
+            compute_seconds=time.perf_counter() - started,
+        )
