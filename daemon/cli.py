@@ -43,8 +43,8 @@ def _config(args: argparse.Namespace) -> Config:
     put("stt", "model", getattr(args, "stt_model", None))
     put("stt", "beam_size", getattr(args, "beam_size", None))
     put("stt", "language", getattr(args, "language", None))
-    put("stt", "threads", args.threads)
-    put("tts", "threads", args.threads)
+    put("stt", "threads", getattr(args, "threads", None))
+    put("tts", "threads", getattr(args, "threads", None))
     put("codec", "text", getattr(args, "text_coding", None))
     put("link", "mtu", getattr(args, "mtu", None))
     if getattr(args, "no_timing", False):
@@ -177,14 +177,13 @@ def cmd_models(args: argparse.Namespace) -> int:
         entry = registry.entry(name)
         if args.prepare:
             try:
-                resolved = registry.resolve(name)
-                state = f"ok   {resolved.directory}"
+                state = f"ok    {registry.resolve(name).directory}"
             except TelephraseError as e:
                 failures += 1
-                state = f"FAIL {e}"
+                state = f"FAIL  {e}"
         else:
-            state = ", ".join(entry.packages)
-        print(f"{name:<18} {entry.role:<4} {entry.license[:24]:<24} {state}")
+            state = f"{', '.join(entry.packages)}  [{entry.license}]"
+        print(f"{name:<17} {entry.role:<4} {state}")
     if not args.prepare:
         print(f"(registry {registry.path}; run 'telephrase models --prepare' to verify and assemble)")
     return 1 if failures else 0

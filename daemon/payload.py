@@ -31,7 +31,8 @@ from .message import Message, Phrase
 from .varint import decode_varint, encode_varint
 
 VERSION = 1
-TIME_UNIT = 0.05
+UNITS_PER_SECOND = 20
+"""Timing resolution: 50 ms, below what a listener notices in a pause."""
 _TIMING = 0x08
 
 
@@ -56,7 +57,7 @@ def _decode_text(data: bytes, coding: TextCoding) -> str:
 
 
 def _units(seconds: float) -> int:
-    return max(0, round(seconds / TIME_UNIT))
+    return max(0, round(seconds * UNITS_PER_SECOND))
 
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True) -> bytes:
@@ -91,7 +92,7 @@ def decode_payload(data: bytes) -> Message:
                 chars, offset = decode_varint(data, offset)
                 pause, offset = decode_varint(data, offset)
                 length, offset = decode_varint(data, offset)
-                spans.append((chars, pause * TIME_UNIT, length * TIME_UNIT))
+                spans.append((chars, pause / UNITS_PER_SECOND, length / UNITS_PER_SECOND))
     except ValueError as e:
         raise FrameError(f"payload timing block is corrupt ({e})") from None
     text = _decode_text(data[offset:], coding)
