@@ -26,10 +26,25 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
         p.add_argument("--text-coding", choices=["brotli", "utf8"], help="how the text is coded (default brotli)")
         p.add_argument("--no-timing", action="store_true", help="send no phrase timing (text only)")
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
+        p.add_argument("--fec", choices=["none", "low", "medium", "high"],
+                       help="Reed-Solomon strength per frame (default medium)")
+        p.add_argument("--erasure", type=float, metavar="RATIO",
+                       help="parity fragments per data fragment against lost frames (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads per model (default: all cores)")
     if tts:
         p.add_argument("--natural-pace", action="store_true",
                        help="speak at the voice's own pace instead of the sender's timing")
+
+
+def _add_channel_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("simulated channel")
+    g.add_argument("--ber", type=float, default=0.0, help="bit error rate (average, with --burst)")
+    g.add_argument("--burst", type=float, default=0.0, metavar="BITS",
+                   help="bursty errors (Gilbert-Elliott) with fades this many bits long on average")
+    g.add_argument("--loss", type=float, default=0.0, help="probability that a frame is lost")
+    g.add_argument("--bandwidth", type=float, default=0.0, metavar="BPS", help="bit rate on air (air time)")
+    g.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to every frame")
+    g.add_argument("--seed", type=int, default=0, help="seed of the channel's random errors")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -47,6 +62,8 @@ def _config(args: argparse.Namespace) -> Config:
     put("tts", "threads", getattr(args, "threads", None))
     put("codec", "text", getattr(args, "text_coding", None))
     put("link", "mtu", getattr(args, "mtu", None))
+    put("link", "fec", getattr(args, "fec", None))
+    put("link", "erasure", getattr(args, "erasure", None))
     if getattr(args, "no_timing", False):
         put("codec", "timing", False)
     if getattr(args, "natural_pace", False):
@@ -58,19 +75,36 @@ def _print_json(obj: dict) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+def _channel(args: argparse.Namespace):
+    from .channel import ChannelConfig
+
+    common = dict(loss=args.loss, bandwidth_bps=args.bandwidth, latency=args.latency, seed=args.seed)
+    if args.burst:
+        if args.ber <= 0:
+            raise TelephraseError("--burst needs an average --ber above 0")
+        return ChannelConfig.gilbert_elliott(args.ber, args.burst, **common)
+    return ChannelConfig(ber=args.ber, **common)
+
+
 def cmd_loopback(args: argparse.Namespace) -> int:
     from .audio import read_audio, write_wav
-    from .link import MemoryLink
+    from .channel import ChannelLink
     from .pipeline import Engines, round_trip
 
     engines = Engines(_config(args))
     audio = read_audio(args.input)
+    link = ChannelLink(_channel(args))
     try:
-        rt = round_trip(engines, audio, MemoryLink())
+        rt = round_trip(engines, audio, link)
     except TelephraseError as e:
         raise TelephraseError(f"{args.input}: {e}") from None
     write_wav(args.output, rt.audio, rt.rate)
-    report = rt.report() | {"output": str(args.output)}
+    channel = link.channel_stats
+    report = rt.report() | {
+        "output": str(args.output),
+        "channel": {"ber": args.ber, "burst_bits": args.burst, "loss": args.loss, "frames_lost": channel.lost,
+                    "bits_flipped": channel.bits_flipped, "air_seconds": round(channel.air_seconds, 3)},
+    }
     if args.json:
         _print_json(report)
     else:
@@ -82,6 +116,9 @@ def cmd_loopback(args: argparse.Namespace) -> int:
         print(f"on air     : {report['onair_bytes']} bytes in {report['frames']} frame(s) = "
               f"{report['onair_bps']:.1f} bit/s (headers and CRC included)")
         print(f"compute    : recognition {report['stt_seconds']:.2f} s, synthesis {report['tts_seconds']:.2f} s")
+        if args.ber or args.loss or args.bandwidth:
+            print(f"channel    : {channel.bits_flipped} bits flipped, {channel.lost} of {channel.frames} frames lost, "
+                  f"{channel.air_seconds:.1f} s on air")
         print(f"wrote      : {args.output}")
     return 0
 
@@ -89,6 +126,7 @@ def cmd_loopback(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from .audio import read_audio
     from .pipeline import Engines, Sender
+    from .rawstream import raw_encode
 
     engines = Engines(_config(args))
     audio = read_audio(args.input)
@@ -96,50 +134,63 @@ def cmd_encode(args: argparse.Namespace) -> int:
         t = Sender(engines.config, engines.transcriber).transmit(audio)
     except TelephraseError as e:
         raise TelephraseError(f"{args.input}: {e}") from None
-    Path(args.output).write_bytes(b"".join(t.frames))
+    stream = b"".join(raw_encode(f) for f in t.frames)
+    if args.output == "-":
+        sys.stdout.buffer.write(stream)
+        sys.stdout.buffer.flush()
+    else:
+        Path(args.output).write_bytes(stream)
     seconds = t.transcript.seconds
     report = {
         "transcript": t.message.text, "language": t.transcript.language, "seconds": round(seconds, 3),
-        "payload_bytes": len(t.payload), "onair_bytes": t.onair_bytes, "frames": len(t.frames),
+        "payload_bytes": len(t.payload), "onair_bytes": t.onair_bytes, "file_bytes": len(stream),
+        "frames": len(t.frames),
         "payload_bps": round(8 * len(t.payload) / seconds, 2), "onair_bps": round(8 * t.onair_bytes / seconds, 2),
         "stt_seconds": round(t.transcript.compute_seconds, 3), "output": str(args.output),
     }
+    out = sys.stderr if args.output == "-" else sys.stdout
     if args.json:
-        _print_json(report)
+        print(json.dumps(report, ensure_ascii=False), file=out)
     else:
-        print(f"{report['transcript']}")
+        print(f"{report['transcript']}", file=out)
         print(f"{args.output}: {t.onair_bytes} bytes on air in {len(t.frames)} frame(s), "
-              f"{report['onair_bps']:.1f} bit/s for {seconds:.2f} s of speech")
+              f"{report['onair_bps']:.1f} bit/s for {seconds:.2f} s of speech", file=out)
     return 0
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as e:
+        raise TelephraseError(f"{name}: {e.strerror}") from None
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .audio import write_wav
-    from .framing import StreamStats, split_stream
     from .pipeline import Engines, Receiver
+    from .rawstream import RawStreamDecoder
 
-    path = Path(args.input)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise TelephraseError(f"{path}: {e.strerror}") from None
-    stream = StreamStats()
-    frames = split_stream(data, stream)
+    data = _read_input(args.input)
+    stream = RawStreamDecoder()
+    frames = stream.feed(data)
     engines = Engines(_config(args))
     receiver = Receiver(engines.config, engines)
-    messages = [m for f in frames if (m := receiver.accept(f.to_bytes())) is not None]
+    messages = [m for f in frames if (m := receiver.accept(f)) is not None]
+    stats = receiver.stats
     if not messages:
         raise TelephraseError(
-            f"{path}: no complete message in {len(data)} bytes ({stream.frames} valid frames, "
-            f"{stream.skipped_bytes} bytes damaged or not telephrase frames)"
+            f"{args.input}: no complete message in {len(data)} bytes ({len(frames)} frames found, "
+            f"{stats.bad_frames} beyond repair, {stream.discarded} bytes of noise)"
         )
     audio = np.concatenate([receiver.speak(m) for m in messages])
     write_wav(args.output, audio, engines.synthesizer.rate)
     report = {
-        "messages": [m.text for m in messages], "frames": stream.frames,
-        "damaged_bytes": stream.skipped_bytes, "incomplete_messages": receiver.reassembler.incomplete,
+        "messages": [m.text for m in messages], "frames": len(frames), "bad_frames": stats.bad_frames,
+        "noise_bytes": stream.discarded, "incomplete_messages": receiver.reassembler.incomplete,
         "output_seconds": round(len(audio) / engines.synthesizer.rate, 3), "output": str(args.output),
     }
     if args.json:
@@ -147,8 +198,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     else:
         for text in report["messages"]:
             print(text)
-        if stream.skipped_bytes or receiver.reassembler.incomplete:
-            print(f"warning: {stream.skipped_bytes} damaged bytes skipped, "
+        if stats.bad_frames or receiver.reassembler.incomplete:
+            print(f"warning: {stats.bad_frames} frame(s) beyond repair dropped, "
                   f"{receiver.reassembler.incomplete} message(s) incomplete", file=sys.stderr)
         print(f"wrote {args.output} ({report['output_seconds']:.2f} s)")
     return 0
@@ -166,6 +217,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         write_json(result, args.json)
     return 0
+
+
+def cmd_bench_link(args: argparse.Namespace) -> int:
+    from .linkbench import format_grid, fuzz, run_grid
+
+    config = _config(args)
+    result = run_grid(args.messages, config.link.mtu, args.seed, config.link.fec, progress=not args.no_progress)
+    if args.fuzz:
+        result["fuzz"] = fuzz(args.fuzz, args.seed, progress=not args.no_progress)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_grid(result))
+        if args.fuzz:
+            print("fuzz:", json.dumps(result["fuzz"]))
+    return 1 if result["false_accepts_total"] or result.get("fuzz", {}).get("false_accepts") else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -204,13 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN", help="audio file (wav, flac, ogg, mp3; any rate)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="where to write the received speech")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    _add_channel_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_loopback)
 
     p = sub.add_parser("encode", help="turn a recording into on-air bytes (.tph)",
-                       description="Transcribe IN and write exactly the bytes that would go on air to FILE.tph.")
+                       description="Transcribe IN and write the frames that would go on air to FILE.tph, each in a "
+                       "raw-stream record (sync word, length), exactly what a transparent modem would send.")
     p.add_argument("input", metavar="IN", help="audio file (wav, flac, ogg, mp3; any rate)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.tph")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.tph", help="output file, or - for stdout")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     _add_common(p, tts=False)
     p.set_defaults(func=cmd_encode)
@@ -218,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="speak the messages in a .tph file",
                        description="Check and reassemble the frames in FILE.tph and speak every complete "
                        "message into OUT.wav; damaged frames are skipped and counted, never spoken.")
-    p.add_argument("input", metavar="FILE.tph")
+    p.add_argument("input", metavar="FILE.tph", help="input file, or - for stdin")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     _add_common(p, stt=False)
@@ -233,6 +302,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("bench-link", help="FEC settings against a simulated channel; delivery and false accepts",
+                       description="Send a fixed, seeded set of payloads through the channel simulator across a "
+                       "grid of bit error rates, burst and loss settings for every FEC setting, and report per cell "
+                       "the messages delivered exactly, lost and falsely accepted, and the overhead.")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with a 'cells' list)")
+    p.add_argument("--messages", type=int, default=200, metavar="N", help="messages per cell (default 200)")
+    p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fuzz", type=int, default=0, metavar="FRAMES", help="also fuzz the decoder with this many "
+                   "mutated frames")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--config", metavar="TOML", help="configuration file")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_bench_link)
 
     p = sub.add_parser("models", help="list the model registry; --prepare verifies and assembles",
                        description="List the models telephrase knows, or with --prepare check every file's "

@@ -82,6 +82,15 @@ class LinkConfig:
 
     mtu: int = 237
     """Largest frame on air in bytes (LoRa 237, AX.25 256, HF data modems 14-126)."""
+    fec: str = "medium"
+    """Reed-Solomon strength per frame: none, low (8 check bytes per codeword), medium (16),
+    high (32).  The receiver decodes any of them."""
+    erasure: float = 0.0
+    """Parity fragments per data fragment, so lost frames can be rebuilt (0 = off)."""
+    station_id: int = 1
+    """This station's number on the channel (0-65535), sent in every frame."""
+    reassembly_timeout: float = 600.0
+    """Seconds an incomplete message waits for its missing fragments."""
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .audio import STT_RATE
 from .config import Config
-from .errors import AudioError, FrameError
-from .framing import Reassembler, fragment, parse_frame
+from .errors import AudioError, ConfigError, FrameError
+from .framing import FEC_LEVELS, FrameCoding, Reassembler, decode_frame, fragment
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
 from .registry import Registry
@@ -60,10 +60,25 @@ class Transmission:
         return sum(map(len, self.frames))
 
 
+def fec_parity(name: str) -> int:
+    try:
+        return FEC_LEVELS[name]
+    except KeyError:
+        raise ConfigError(f"link.fec: unknown FEC strength '{name}' (choose from {', '.join(FEC_LEVELS)})") from None
+
+
+def frame_coding(config: Config) -> FrameCoding:
+    link = config.link
+    if not 0 <= link.station_id <= 0xFFFF:
+        raise ConfigError(f"link.station_id must be 0-65535, not {link.station_id}")
+    return FrameCoding(mtu=link.mtu, parity=fec_parity(link.fec), erasure=link.erasure, sender=link.station_id)
+
+
 class Sender:
     def __init__(self, config: Config, transcriber: Transcriber) -> None:
         self.config = config
         self.transcriber = transcriber
+        self.coding = frame_coding(config)
         self.sequence = 0
 
     def transmit(self, audio: np.ndarray) -> Transmission:
@@ -77,7 +92,7 @@ class Sender:
         message = message_from_transcript(transcript, self.config.codec.phrase_pause)
         coding = TextCoding[self.config.codec.text.upper()]
         payload = encode_payload(message, coding, self.config.codec.timing)
-        frames = tuple(f.to_bytes() for f in fragment(payload, self.sequence, self.config.link.mtu))
+        frames = tuple(f.encode(self.coding.parity) for f in fragment(payload, self.sequence, self.coding))
         self.sequence = (self.sequence + 1) % 256
         log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
         return Transmission(transcript, message, payload, frames)
@@ -87,32 +102,33 @@ class Sender:
 class ReceiverStats:
     frames: int = 0
     bad_frames: int = 0
-    """Frames that failed their CRC or header check: dropped, never spoken."""
+    """Frames beyond FEC repair or failing their CRC or header check: dropped, never spoken."""
     bad_payloads: int = 0
     """Complete messages whose payload would not decode: dropped, never spoken."""
     messages: int = 0
 
 
-@dataclass
 class Receiver:
-    config: Config
-    engines: Engines
-    stats: ReceiverStats = field(default_factory=ReceiverStats)
-    reassembler: Reassembler = field(default_factory=Reassembler)
+    def __init__(self, config: Config, engines: Engines) -> None:
+        self.config = config
+        self.engines = engines
+        self.parity = fec_parity(config.link.fec)
+        self.stats = ReceiverStats()
+        self.reassembler = Reassembler(timeout=config.link.reassembly_timeout)
 
     def accept(self, data: bytes) -> Message | None:
-        """Take one frame off the link; return a message once all its fragments are in."""
+        """Take one frame off the link; return a message once enough of its fragments are in."""
         self.stats.frames += 1
-        parsed = parse_frame(data)
-        if parsed is None or parsed[1] != len(data):
+        frame = decode_frame(data, self.parity)
+        if frame is None:
             self.stats.bad_frames += 1
-            log.warning("dropped a damaged frame (%d bytes)", len(data))
+            log.info("dropped a frame beyond repair (%d bytes)", len(data))
             return None
-        payload = self.reassembler.push(parsed[0])
-        if payload is None:
+        delivered = self.reassembler.push(frame)
+        if delivered is None:
             return None
         try:
-            message = decode_payload(payload)
+            message = decode_payload(delivered.payload)
         except FrameError as e:
             self.stats.bad_payloads += 1
             log.warning("dropped a message: %s", e)

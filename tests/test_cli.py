@@ -67,20 +67,39 @@ def test_encode_decode_file_mode(tmp_path, samples):
     result = run_cli("encode", str(SAMPLES / samples[2]["path"]), "-o", str(tph), "--json", "--mtu", "40")
     assert result.returncode == 0, result.stderr
     sent = json.loads(result.stdout)
-    assert tph.stat().st_size == sent["onair_bytes"] and sent["frames"] > 1
+    assert tph.stat().st_size == sent["file_bytes"] > sent["onair_bytes"] and sent["frames"] > 1
     result = run_cli("decode", str(tph), "-o", str(out), "--json")
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
-    assert got["messages"] == [sent["transcript"]] and got["damaged_bytes"] == 0
+    assert got["messages"] == [sent["transcript"]] and got["bad_frames"] == 0 and got["noise_bytes"] == 0
     assert out.stat().st_size > 44
 
-    damaged = bytearray(tph.read_bytes())
-    damaged[10] ^= 0x40
-    tph.write_bytes(bytes(damaged))
+    clean = tph.read_bytes()
+    repaired = bytearray(clean)
+    for i in (10, 20, 30):
+        repaired[i] ^= 0x40
+    tph.write_bytes(b"noise" + bytes(repaired))
+    result = run_cli("decode", str(tph), "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["messages"] == [sent["transcript"]]
+
+    wrecked = bytearray(clean)
+    wrecked[10:40] = bytes(30)
+    tph.write_bytes(bytes(wrecked))
     result = run_cli("decode", str(tph), "-o", str(tmp_path / "bad.wav"))
     assert result.returncode == 2
     assert "no complete message" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad.wav").exists()
+
+
+@pytest.mark.slow
+def test_loopback_with_bit_errors_delivers_the_same_transcript(tmp_path, samples):
+    path = str(SAMPLES / samples[0]["path"])
+    clean = json.loads(run_cli("loopback", path, "-o", str(tmp_path / "a.wav"), "--json").stdout)
+    noisy = run_cli("loopback", path, "-o", str(tmp_path / "b.wav"), "--json", "--ber", "1e-3", "--seed", "3")
+    report = json.loads(noisy.stdout)
+    assert report["channel"]["ber"] == 1e-3
+    assert report["delivered_exactly"] and report["received"] == clean["transcript"]
 
 
 @pytest.mark.parametrize(

@@ -3,59 +3,130 @@ import random
 import pytest
 
 from telephrase.errors import FrameError
-from telephrase.framing import OVERHEAD, Reassembler, StreamStats, fragment, parse_frame, split_stream
+from telephrase.framing import (
+    CRC_BYTES, LONG_HEADER, SHORT_HEADER, Frame, FrameCoding, Reassembler, decode_frame, fragment, parse_body,
+)
 
 
-def test_version_1_test_vector():
-    (frame,) = fragment(b"hi", sequence=7, mtu=237)
-    assert frame.to_bytes() == bytes.fromhex("11 07 00 02 68 69 27 8c")
+def test_version_2_test_vector():
+    (frame,) = fragment(b"hi", 7, FrameCoding(parity=0, sender=0x0102))
+    assert frame.encode(0) == bytes.fromhex("20 01 02 07 68 69 bd 02 6b 78")
+    assert parse_body(frame.encode(0)) == frame
 
 
-def test_fragments_respect_the_mtu_and_reassemble_out_of_order():
-    payload = bytes(range(256)) * 3
-    frames = fragment(payload, sequence=3, mtu=40)
-    assert all(len(f.to_bytes()) <= 40 for f in frames)
-    assert len(frames) == -(-len(payload) // (40 - OVERHEAD))
-    wire = [f.to_bytes() for f in frames]
-    random.Random(1).shuffle(wire)
+def test_fragment_header_test_vector():
+    frames = fragment(bytes(range(10)), 200, FrameCoding(mtu=LONG_HEADER + CRC_BYTES + 4, parity=0, sender=5))
+    assert [f.index for f in frames] == [0, 1, 2] and frames[0].pad == 2
+    assert frames[2].encode(0)[:LONG_HEADER + 4] == bytes.fromhex("28 00 05 c8 02 03 00 02 08 09 00 00")
+
+
+@pytest.mark.parametrize("parity", [0, 8, 16, 32])
+@pytest.mark.parametrize("mtu", [20, 64, 237, 340])
+def test_frames_fit_the_mtu_and_reassemble_in_any_order(parity, mtu):
+    coding = FrameCoding(mtu=mtu, parity=parity)
+    payload = random.Random(mtu + parity).randbytes(700)
+    if coding.capacity(LONG_HEADER) < 1:
+        with pytest.raises(FrameError, match="too small"):
+            fragment(payload, 1, coding)
+        return
+    wire = [f.encode(parity) for f in fragment(payload, 1, coding)]
+    assert all(len(w) <= mtu for w in wire)
+    random.Random(0).shuffle(wire)
     r = Reassembler()
-    results = [r.push(parse_frame(w)[0]) for w in wire]
-    assert results[:-1] == [None] * (len(wire) - 1)
-    assert results[-1] == payload
-    assert r.incomplete == 0
+    got = [r.push(decode_frame(w, parity)) for w in wire]
+    assert [g.payload for g in got if g] == [payload]
 
 
-def test_a_missing_fragment_keeps_the_message_incomplete():
-    frames = fragment(b"x" * 100, sequence=1, mtu=30)
-    r = Reassembler()
-    assert all(r.push(f) is None for f in frames[:-2] + frames[-1:])
-    assert r.incomplete == 1
+def test_single_frame_messages_use_the_short_header():
+    (frame,) = fragment(b"x" * 40, 0, FrameCoding(parity=16))
+    assert len(frame.encode(16)) == 40 + SHORT_HEADER + CRC_BYTES + 16
 
 
-def test_every_single_bit_error_is_detected():
-    wire = fragment(b"telephrase frame", sequence=200, mtu=64)[0].to_bytes()
+@pytest.mark.parametrize("parity", [8, 16, 32])
+def test_fec_repairs_byte_errors_up_to_half_the_parity(parity):
+    (frame,) = fragment(bytes(range(100)), 3, FrameCoding(parity=parity))
+    wire = bytearray(frame.encode(parity))
+    rng = random.Random(parity)
+    for i in rng.sample(range(len(wire)), parity // 2):
+        wire[i] ^= rng.randrange(1, 256)
+    assert decode_frame(bytes(wire), parity) == frame
+
+
+def test_receiver_detects_the_senders_fec_strength():
+    (frame,) = fragment(b"hello", 3, FrameCoding(parity=32))
+    assert decode_frame(frame.encode(32), parity=8) == frame
+
+
+def test_every_single_bit_error_is_caught_without_fec():
+    wire = fragment(b"telephrase frame", 200, FrameCoding(parity=0))[0].encode(0)
     for bit in range(len(wire) * 8):
         damaged = bytearray(wire)
         damaged[bit // 8] ^= 1 << (bit % 8)
-        parsed = parse_frame(bytes(damaged))
-        assert parsed is None or parsed[1] != len(wire), f"bit {bit} went undetected"
+        assert decode_frame(bytes(damaged), 0) is None, f"bit {bit} went undetected"
 
 
-def test_stream_resynchronises_after_damage():
-    frames = [f.to_bytes() for f in fragment(bytes(range(200)), sequence=9, mtu=50)]
-    damaged = bytearray(frames[1])
-    damaged[6] ^= 0xFF
-    stream = b"\x00noise" + frames[0] + bytes(damaged) + frames[2] + frames[3] + frames[4]
-    stats = StreamStats()
-    got = split_stream(stream, stats)
-    assert [f.index for f in got] == [0, 2, 3, 4]
-    assert stats.skipped_bytes == 6 + len(damaged)
+def test_erasure_coding_survives_lost_fragments():
+    coding = FrameCoding(mtu=60, parity=8, erasure=0.5)
+    payload = random.Random(1).randbytes(400)
+    frames = fragment(payload, 9, coding)
+    k, m = frames[0].data_fragments, frames[0].parity_fragments
+    assert m == -(-k // 2)
+    for trial in range(20):
+        kept = random.Random(trial).sample(frames, k)
+        r = Reassembler()
+        got = [r.push(decode_frame(f.encode(8), 8)) for f in kept]
+        assert got[-1] is not None and got[-1].payload == payload
+    r = Reassembler()
+    assert all(r.push(f) is None for f in frames[: k - 1])
 
 
-def test_bad_mtu_and_oversized_messages_are_refused():
-    with pytest.raises(FrameError, match="too small"):
-        fragment(b"abc", 0, mtu=OVERHEAD)
-    with pytest.raises(FrameError, match="at most 256"):
-        fragment(b"x" * 257, 0, mtu=OVERHEAD + 1)
+def test_erasure_on_a_single_frame_message_sends_a_spare():
+    frames = fragment(b"short", 1, FrameCoding(erasure=0.5))
+    assert len(frames) == 2
+    assert Reassembler().push(frames[1]).payload == b"short"
+
+
+def test_duplicates_are_delivered_once_and_wrapped_sequences_are_new():
+    coding = FrameCoding(mtu=40, parity=0, erasure=0.5)
+    frames = fragment(b"a" * 100, 4, coding)
+    r = Reassembler()
+    got = [r.push(f) for f in frames + frames]
+    assert sum(g is not None for g in got) == 1
+    assert r.stats.duplicates == len(frames) + len(frames) - frames[0].data_fragments
+    again = fragment(b"b" * 100, 4 + 256, coding)
+    assert [g.payload for f in again if (g := r.push(f))] == [b"b" * 100]
+
+
+def test_incomplete_messages_time_out():
+    now = [0.0]
+    r = Reassembler(timeout=10, clock=lambda: now[0])
+    frames = fragment(b"z" * 300, 2, FrameCoding(mtu=64))
+    r.push(frames[0])
+    assert r.incomplete == 1
+    now[0] = 11
+    assert r.expire() == 1 and r.stats.timeouts == 1 and r.incomplete == 0
+
+
+def test_conflicting_fragments_restart_the_message():
+    a = fragment(b"x" * 300, 2, FrameCoding(mtu=64))
+    b = fragment(b"y" * 200, 2, FrameCoding(mtu=64))
+    r = Reassembler()
+    r.push(a[0])
+    for f in b:
+        result = r.push(f)
+    assert result.payload == b"y" * 200 and r.stats.conflicts == 1
+
+
+def test_bad_input_is_refused():
     with pytest.raises(FrameError, match="empty"):
-        fragment(b"", 0, mtu=100)
+        fragment(b"", 0, FrameCoding())
+    with pytest.raises(FrameError, match="at most 255"):
+        fragment(b"x" * 300, 0, FrameCoding(mtu=LONG_HEADER + CRC_BYTES + 1, parity=0))
+    assert decode_frame(b"", 16) is None and decode_frame(b"\x00" * 300, 16) is None
+
+
+def test_header_fields_are_checked():
+    good = Frame(1, 1, b"abc", index=0, data_fragments=2, parity_fragments=0, pad=0)
+    assert parse_body(good.body()) == good
+    for bad in (Frame(1, 1, b"abc", index=2, data_fragments=2), Frame(1, 1, b"abc", index=0, data_fragments=2, pad=3)):
+        assert parse_body(bad.body()) is None
