@@ -30,6 +30,10 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        help="Reed-Solomon strength per frame (default medium)")
         p.add_argument("--erasure", type=float, metavar="RATIO",
                        help="parity fragments per data fragment against lost frames (default 0)")
+    p.add_argument("--key", metavar="FILE", help="authenticate messages with this pre-shared key file "
+                   "(telephrase keygen FILE)")
+    p.add_argument("--encrypt", action="store_true", help="also encrypt (only where that is legal: "
+                   "never on amateur bands)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads per model (default: all cores)")
     if tts:
         p.add_argument("--natural-pace", action="store_true",
@@ -64,6 +68,9 @@ def _config(args: argparse.Namespace) -> Config:
     put("link", "mtu", getattr(args, "mtu", None))
     put("link", "fec", getattr(args, "fec", None))
     put("link", "erasure", getattr(args, "erasure", None))
+    put("auth", "key_file", getattr(args, "key", None))
+    if getattr(args, "encrypt", False):
+        put("auth", "encrypt", True)
     if getattr(args, "no_timing", False):
         put("codec", "timing", False)
     if getattr(args, "natural_pace", False):
@@ -184,7 +191,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if not messages:
         raise TelephraseError(
             f"{args.input}: no complete message in {len(data)} bytes ({len(frames)} frames found, "
-            f"{stats.bad_frames} beyond repair, {stream.discarded} bytes of noise)"
+            f"{stats.bad_frames} beyond repair, {stats.rejected} refused by authentication, "
+            f"{stream.discarded} bytes of noise)"
         )
     audio = np.concatenate([receiver.speak(m) for m in messages])
     write_wav(args.output, audio, engines.synthesizer.rate)
@@ -233,6 +241,15 @@ def cmd_bench_link(args: argparse.Namespace) -> int:
         if args.fuzz:
             print("fuzz:", json.dumps(result["fuzz"]))
     return 1 if result["false_accepts_total"] or result.get("fuzz", {}).get("false_accepts") else 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from .auth import generate_key
+
+    generate_key(args.file)
+    print(f"wrote a new 256-bit key to {args.file} (mode 0600); copy it to the other stations over a "
+          "trusted path and set [auth] key_file")
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -317,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="TOML", help="configuration file")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=cmd_bench_link)
+
+    p = sub.add_parser("keygen", help="create a pre-shared key file for message authentication",
+                       description="Write a new random 256-bit key to FILE with mode 0600; never overwrites.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("models", help="list the model registry; --prepare verifies and assembles",
                        description="List the models telephrase knows, or with --prepare check every file's "

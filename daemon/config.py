@@ -94,12 +94,32 @@ class LinkConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """Message authentication with a pre-shared key; encryption only where it is legal."""
+
+    key_file: str = ""
+    """Key file (``telephrase keygen FILE``, mode 0600); empty means no authentication."""
+    encrypt: bool = False
+    """Also encipher the payload (ChaCha20-Poly1305).  Not allowed on amateur bands."""
+    tag_bytes: int = 8
+    """Length of the truncated HMAC-SHA256 tag (4-32); 8 makes a forgery a 2^-64 guess."""
+    window: int = 64
+    """Replay window: how far out of order a message may arrive and still be accepted once."""
+    counter_file: str = ""
+    """Where the message counter survives restarts; empty means ``$STATE_DIRECTORY``,
+    ``$XDG_STATE_HOME/telephrase`` or ``~/.local/state/telephrase``, file ``counter``."""
+    require: bool = True
+    """With a key, refuse messages that are not authenticated."""
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     stt: SttConfig = field(default_factory=SttConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:

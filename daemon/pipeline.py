@@ -10,16 +10,19 @@ all run the same objects the daemon runs.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .audio import STT_RATE
-from .config import Config
+from .auth import AuthError, CounterStore, MessageAuth, load_key
+from .config import AuthConfig, Config
 from .errors import AudioError, ConfigError, FrameError
-from .framing import FEC_LEVELS, FrameCoding, Reassembler, decode_frame, fragment
+from .framing import FEC_LEVELS, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
 from .registry import Registry
@@ -28,6 +31,8 @@ from .transcribe import Transcriber, Transcript
 
 log = logging.getLogger(__name__)
 
+SPEECH = 0
+"""Frame message type of a speech payload."""
 MIN_SECONDS = 0.1
 """Shorter input cannot hold a word; it is refused before the recogniser sees it."""
 
@@ -74,11 +79,36 @@ def frame_coding(config: Config) -> FrameCoding:
     return FrameCoding(mtu=link.mtu, parity=fec_parity(link.fec), erasure=link.erasure, sender=link.station_id)
 
 
+def message_auth(config: AuthConfig) -> MessageAuth | None:
+    if not config.key_file:
+        return None
+    return MessageAuth(load_key(config.key_file), tag_bytes=config.tag_bytes, encrypt=config.encrypt,
+                       window=config.window)
+
+
+def counter_path(config: AuthConfig) -> Path:
+    if config.counter_file:
+        return Path(config.counter_file)
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0] or os.environ.get("XDG_STATE_HOME")
+    base = Path(state) if state else Path.home() / ".local" / "state"
+    return (base if os.environ.get("STATE_DIRECTORY") else base / "telephrase") / "counter"
+
+
 class Sender:
     def __init__(self, config: Config, transcriber: Transcriber) -> None:
         self.config = config
         self.transcriber = transcriber
         self.coding = frame_coding(config)
+        self.auth = message_auth(config.auth)
+        self.counters = None
+        if self.auth is not None:
+            path = counter_path(config.auth)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"cannot create {path.parent} for the message counter ({e.strerror}); "
+                                  "set [auth] counter_file") from None
+            self.counters = CounterStore(path)
         self.sequence = 0
 
     def transmit(self, audio: np.ndarray) -> Transmission:
@@ -92,7 +122,11 @@ class Sender:
         message = message_from_transcript(transcript, self.config.codec.phrase_pause)
         coding = TextCoding[self.config.codec.text.upper()]
         payload = encode_payload(message, coding, self.config.codec.timing)
-        frames = tuple(f.encode(self.coding.parity) for f in fragment(payload, self.sequence, self.coding))
+        sealed = payload
+        if self.auth is not None:
+            sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
+        frames = fragment(sealed, self.sequence, self.coding, type=SPEECH, authenticated=self.auth is not None)
+        frames = tuple(f.encode(self.coding.parity) for f in frames)
         self.sequence = (self.sequence + 1) % 256
         log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
         return Transmission(transcript, message, payload, frames)
@@ -105,6 +139,8 @@ class ReceiverStats:
     """Frames beyond FEC repair or failing their CRC or header check: dropped, never spoken."""
     bad_payloads: int = 0
     """Complete messages whose payload would not decode: dropped, never spoken."""
+    rejected: int = 0
+    """Messages refused by authentication (forged, replayed, wrong key, unauthenticated)."""
     messages: int = 0
 
 
@@ -115,6 +151,7 @@ class Receiver:
         self.parity = fec_parity(config.link.fec)
         self.stats = ReceiverStats()
         self.reassembler = Reassembler(timeout=config.link.reassembly_timeout)
+        self.auth = message_auth(config.auth)
 
     def accept(self, data: bytes) -> Message | None:
         """Take one frame off the link; return a message once enough of its fragments are in."""
@@ -127,8 +164,12 @@ class Receiver:
         delivered = self.reassembler.push(frame)
         if delivered is None:
             return None
+        payload = self._authenticate(delivered)
+        if payload is None:
+            self.stats.rejected += 1
+            return None
         try:
-            message = decode_payload(delivered.payload)
+            message = decode_payload(payload)
         except FrameError as e:
             self.stats.bad_payloads += 1
             log.warning("dropped a message: %s", e)
@@ -136,6 +177,25 @@ class Receiver:
         self.stats.messages += 1
         log.info("received %r", message.text)
         return message
+
+    def _authenticate(self, delivered: Delivered) -> bytes | None:
+        if delivered.type != SPEECH:
+            log.warning("ignored a message of unknown type %d from station %d", delivered.type, delivered.sender)
+            return None
+        if not delivered.authenticated:
+            if self.auth is not None and self.config.auth.require:
+                log.warning("refused an unauthenticated message from station %d", delivered.sender)
+                return None
+            return delivered.payload
+        if self.auth is None:
+            log.warning("refused an authenticated message from station %d: no key configured ([auth] key_file)",
+                        delivered.sender)
+            return None
+        try:
+            return self.auth.open(bytes([SPEECH]), delivered.sender, delivered.payload)
+        except AuthError as e:
+            log.warning("refused a message: %s", e)
+            return None
 
     def speak(self, message: Message) -> np.ndarray:
         utterances = [Utterance(p.text, p.seconds or None, p.pause) for p in message.phrases]
