@@ -18,7 +18,7 @@ complete a false one next to it, and random data matches it at a given offset wi
 probability 2**-32.  The header CRC is the one ATM uses to find cell boundaries
 (ITU-T I.432.1); it makes a sync word that turns up inside data, or a length hit by noise,
 fail with probability 255/256 more, and its xorout keeps a run of zeros from passing for an
-empty frame.  The frame itself is not checked here: ``framing`` gives every frame a CRC-16.
+empty frame.  The frame itself is not checked here: ``framing`` gives every frame a CRC-32 and FEC.
 
 After a bad header the decoder moves on by one byte and searches again, so a damaged frame
 costs that frame only.  Test vector (``tests/test_rawstream.py``):
