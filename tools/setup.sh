@@ -10,6 +10,8 @@ PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd-dev)
 # The tests drive PortAudio through ALSA plugins and compare audio with sox.
 APT_PACKAGES+=(libasound2-plugins alsa-utils)
+# The benchmark compares against Codec2 through the same recogniser.
+APT_PACKAGES+=(codec2)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

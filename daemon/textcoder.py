@@ -1,0 +1,322 @@
+"""Text coder: any Unicode text, losslessly, in about 2 bits a character for English.
+
+Text is split into words (letters and digits, with inner apostrophes) and the gaps between
+them (spaces, punctuation).  Each part is arithmetic-coded with its own model:
+
+- **gaps** with an adaptive model over the gaps English text uses (" ", ", ", ". ", …), each
+  also saying whether the text ends there; anything else is spelled character by character;
+- **case** with an adaptive model of lower / Capitalised / UPPER / exact spelling, in two
+  contexts: at a sentence start and elsewhere;
+- **words** with a unigram language model of 50,000 English words built from ``wordfreq``
+  (``models/en-words.tsv.gz``, see ``tools/build_word_model.py``), mixed with a cache of the
+  words already used in this message, so a repeated name costs a few bits the second time;
+  an unknown word is an escape followed by its spelling, and is then in the cache too.
+
+The model state starts fresh with every message, so a lost message never corrupts the next
+one: a receiver cannot tell that its context drifted, and would speak garbage if it did.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel, decode_uniform, encode_uniform
+
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+STATIC_TOTAL = 1 << 22
+CACHE_WEIGHT = STATIC_TOTAL // 32
+"""Probability mass a word gains each time it is used (about 3 % on first reuse)."""
+ESCAPE_WEIGHT = STATIC_TOTAL // 40
+MAX_NEW_WORDS = 4096
+MAX_CODEPOINT = 0x110000
+
+LOWER, TITLE, UPPER, EXACT = range(4)
+_CASE_PRIOR = {True: [10, 60, 2, 1], False: [80, 12, 2, 1]}
+
+_LETTERS = "etaoinshrdlcumwfgypbvkjxqz'0123456789"
+_LETTER_PRIOR = [127, 91, 82, 75, 70, 67, 63, 61, 60, 43, 40, 28, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1,
+                 4, 6, 6, 5, 4, 4, 4, 4, 4, 4, 4]
+_END, _OTHER = len(_LETTERS), len(_LETTERS) + 1
+
+_GAP_CHARS = " ,.?!;:-\"'()—…\n"
+_GAPS = [  # (text, text ends here) with prior counts
+    (" ", False, 400), (", ", False, 60), (". ", False, 30), ("? ", False, 4), ("! ", False, 3), ("; ", False, 4),
+    (": ", False, 3), (" - ", False, 2), ("-", False, 3), (" — ", False, 1), ('," ', False, 3), ('." ', False, 2),
+    (' "', False, 3), ('" ', False, 2), ("... ", False, 2), ("", False, 1),
+    (".", True, 40), ("", True, 10), ("?", True, 8), ("!", True, 4), ('."', True, 2), ('?"', True, 1), ("...", True, 2),
+    (",", True, 1),
+]
+_GAPS0 = [(" ", False, 200), ("", False, 20), (' "', False, 4), ('"', False, 2), ("", True, 1)]
+
+
+@dataclass(frozen=True)
+class WordModel:
+    """A static unigram model: words, their frequency counts and cumulative counts."""
+
+    words: tuple[str, ...]
+    index: dict[str, int]
+    cumulative: tuple[int, ...]
+    """``cumulative[i]`` = sum of counts of words before ``i``; one more entry for the total."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> WordModel:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+        words = tuple(w for w, _ in rows)
+        raw = [int(c) for _, c in rows]
+        scale = STATIC_TOTAL / sum(raw)
+        counts = [max(1, round(c * scale)) for c in raw]
+        return cls(words, {w: i for i, w in enumerate(words)}, tuple(itertools.accumulate(counts, initial=0)))
+
+
+@lru_cache(maxsize=4)
+def load_word_model(path: str) -> WordModel:
+    return WordModel.load(path)
+
+
+class _Fenwick:
+    def __init__(self, size: int) -> None:
+        self.tree = [0] * (size + 1)
+        self.total = 0
+
+    def add(self, i: int, delta: int) -> None:
+        self.total += delta
+        i += 1
+        while i < len(self.tree):
+            self.tree[i] += delta
+            i += i & -i
+
+    def prefix(self, i: int) -> int:
+        """Sum of entries before ``i``."""
+        s = 0
+        while i > 0:
+            s += self.tree[i]
+            i -= i & -i
+        return s
+
+
+class _WordCoder:
+    """Static unigram plus a cache of this message's words, plus an escape for new ones."""
+
+    def __init__(self, model: WordModel) -> None:
+        self.model = model
+        self.vocabulary = len(model.words)
+        self.new_words: list[str] = []
+        self.new_index: dict[str, int] = {}
+        self.cache = _Fenwick(self.vocabulary + MAX_NEW_WORDS)
+
+    def _static_cum(self, i: int) -> int:
+        return self.model.cumulative[min(i, self.vocabulary)]
+
+    def _cum(self, i: int) -> int:
+        return self._static_cum(i) + CACHE_WEIGHT * self.cache.prefix(i)
+
+    def _total(self) -> int:
+        return self.model.cumulative[-1] + CACHE_WEIGHT * self.cache.total + ESCAPE_WEIGHT
+
+    def _symbols(self) -> int:
+        return self.vocabulary + len(self.new_words)
+
+    def lookup(self, word: str) -> int | None:
+        i = self.model.index.get(word)
+        return i if i is not None else self.new_index.get(word)
+
+    def encode(self, encoder: ArithmeticEncoder, word: str) -> bool:
+        """Code ``word``; returns False after coding an escape (the caller spells the word)."""
+        i = self.lookup(word)
+        total = self._total()
+        if i is None:
+            encoder.encode(total - ESCAPE_WEIGHT, total, total)
+            return False
+        encoder.encode(self._cum(i), self._cum(i + 1), total)
+        self.remember(word)
+        return True
+
+    def decode(self, decoder: ArithmeticDecoder) -> str | None:
+        total = self._total()
+        target = decoder.target(total)
+        if target >= total - ESCAPE_WEIGHT:
+            decoder.consume(total - ESCAPE_WEIGHT, total, total)
+            return None
+        lo, hi = 0, self._symbols() - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._cum(mid) <= target:
+                lo = mid
+            else:
+                hi = mid - 1
+        decoder.consume(self._cum(lo), self._cum(lo + 1), total)
+        word = self.model.words[lo] if lo < self.vocabulary else self.new_words[lo - self.vocabulary]
+        self.remember(word)
+        return word
+
+    def remember(self, word: str) -> None:
+        i = self.lookup(word)
+        if i is None:
+            if len(self.new_words) >= MAX_NEW_WORDS:
+                return
+            i = self.vocabulary + len(self.new_words)
+            self.new_index[word] = i
+            self.new_words.append(word)
+        self.cache.add(i, 1)
+
+
+def _case_of(token: str) -> int:
+    lower = token.lower()
+    for case in (LOWER, TITLE, UPPER):
+        if _apply_case(lower, case) == token:
+            return case
+    return EXACT
+
+
+def _apply_case(word: str, case: int) -> str:
+    if case == TITLE:
+        return word[:1].upper() + word[1:]
+    if case == UPPER:
+        return word.upper()
+    return word
+
+
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """Gaps and words, alternating: ``gaps[0] words[0] gaps[1] … words[-1] gaps[-1]``."""
+    words, gaps, start = [], [], 0
+    for m in WORD.finditer(text):
+        gaps.append(text[start : m.start()])
+        words.append(m.group())
+        start = m.end()
+    gaps.append(text[start:])
+    return gaps, words
+
+
+def phrase_boundary(gap: str) -> int:
+    """Where in a gap the next phrase starts: at its last run of whitespace, as Whisper's
+    words carry their leading space and trailing punctuation."""
+    m = re.search(r"\s+(?=\S*$)", gap)
+    return m.start() if m else len(gap)
+
+
+class TextEncoder:
+    """Codes one message's text into an arithmetic-coder stream shared with other fields."""
+
+    def __init__(self, model: WordModel, encoder: ArithmeticEncoder) -> None:
+        self.out = encoder
+        self.words = _WordCoder(model)
+        self.letters = FrequencyModel(_LETTER_PRIOR + [30, 2])
+        self.gap_chars = FrequencyModel([4] * len(_GAP_CHARS) + [2, 1])
+        self.gaps = FrequencyModel([p for *_, p in _GAPS] + [1, 1])
+        self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
+        self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
+
+    def encode(self, text: str) -> Iterator[tuple[int, int]]:
+        """Code ``text``; yields after each gap between two words its span in ``text``, so
+        the caller can interleave per-gap fields (phrase breaks) in the same stream."""
+        gaps, words = _split(text)
+        self._gap(gaps[0], final=not words, first=True)
+        position = len(gaps[0])
+        for i, word in enumerate(words):
+            self._word(word, sentence_start=i == 0 or gaps[i].rstrip().endswith((".", "?", "!")))
+            position += len(word)
+            last = i == len(words) - 1
+            self._gap(gaps[i + 1], final=last, first=False)
+            if not last:
+                yield position, position + len(gaps[i + 1])
+            position += len(gaps[i + 1])
+
+    def _word(self, token: str, sentence_start: bool) -> None:
+        case = _case_of(token)
+        self.cases[sentence_start].encode(self.out, case)
+        word = token if case == EXACT else token.lower()
+        if not self.words.encode(self.out, word):
+            self._spell(word, self.letters, _LETTERS)
+            self.words.remember(word)
+
+    def _gap(self, gap: str, final: bool, first: bool) -> None:
+        table, model = (_GAPS0, self.gaps0) if first else (_GAPS, self.gaps)
+        for symbol, (text, ends, _) in enumerate(table):
+            if text == gap and ends == final:
+                model.encode(self.out, symbol)
+                return
+        model.encode(self.out, len(table) + final)
+        self._spell(gap, self.gap_chars, _GAP_CHARS)
+
+    def _spell(self, text: str, model: FrequencyModel, alphabet: str) -> None:
+        end, other = len(alphabet), len(alphabet) + 1
+        for ch in text:
+            i = alphabet.find(ch)
+            if i >= 0:
+                model.encode(self.out, i)
+            else:
+                model.encode(self.out, other)
+                encode_uniform(self.out, ord(ch), MAX_CODEPOINT)
+        model.encode(self.out, end)
+
+
+class TextDecoder:
+    """The mirror of ``TextEncoder``."""
+
+    def __init__(self, model: WordModel, decoder: ArithmeticDecoder, max_chars: int = 100_000) -> None:
+        self.inp = decoder
+        self.max_chars = max_chars
+        self.words = _WordCoder(model)
+        self.letters = FrequencyModel(_LETTER_PRIOR + [30, 2])
+        self.gap_chars = FrequencyModel([4] * len(_GAP_CHARS) + [2, 1])
+        self.gaps = FrequencyModel([p for *_, p in _GAPS] + [1, 1])
+        self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
+        self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
+        self.parts: list[str] = []
+        self.length = 0
+
+    def decode(self) -> Iterator[int]:
+        """Decode into ``self.parts``; yields after each gap between two words its index in
+        ``parts``, like the encoder, so the caller can read its interleaved fields."""
+        gap, final = self._gap(first=True)
+        self._append(gap)
+        sentence_start = True
+        while not final:
+            self._append(self._word(sentence_start))
+            gap, final = self._gap(first=False)
+            self._append(gap)
+            sentence_start = gap.rstrip().endswith((".", "?", "!"))
+            if not final:
+                yield len(self.parts) - 1
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def _append(self, part: str) -> None:
+        self.length += len(part)
+        if self.length > self.max_chars:
+            raise ValueError("corrupt text stream")
+        self.parts.append(part)
+
+    def _word(self, sentence_start: bool) -> str:
+        case = self.cases[sentence_start].decode(self.inp)
+        word = self.words.decode(self.inp)
+        if word is None:
+            word = self._spell(self.letters, _LETTERS)
+            self.words.remember(word)
+        return word if case == EXACT else _apply_case(word, case)
+
+    def _gap(self, first: bool) -> tuple[str, bool]:
+        table, model = (_GAPS0, self.gaps0) if first else (_GAPS, self.gaps)
+        symbol = model.decode(self.inp)
+        if symbol < len(table):
+            text, final, _ = table[symbol]
+            return text, final
+        return self._spell(self.gap_chars, _GAP_CHARS), symbol == len(table) + 1
+
+    def _spell(self, model: FrequencyModel, alphabet: str) -> str:
+        chars: list[str] = []
+        while (i := model.decode(self.inp)) != len(alphabet):
+            chars.append(alphabet[i] if i < len(alphabet) else chr(decode_uniform(self.inp, MAX_CODEPOINT)))
+            if len(chars) > self.max_chars:
+                raise ValueError("corrupt text stream")
+        return "".join(chars)
