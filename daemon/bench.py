@@ -24,7 +24,11 @@ from .audio import STT_RATE, read_audio, resample
 from .errors import TelephraseError
 from .link import MemoryLink
 from .normalize import word_errors
-from .pipeline import Engines, round_trip
+from .payload import TextCoding, encode_payload
+from .pipeline import Engines, round_trip, text_coding
+
+PAYLOAD_HEADER = 1
+"""The payload's version byte, counted apart from text and timing."""
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,10 @@ def read_manifest(path: str | Path) -> list[Utterance]:
 
 def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:
     rows = []
-    totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0,
-                  payload_bytes=0, onair_bytes=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+    totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0, payload_bytes=0,
+                  onair_bytes=0, text_bytes=0, timing_bytes=0, chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+    coding = text_coding(engines.config)
+    words = engines.word_model if coding is TextCoding.LM else None
     for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
         audio = read_audio(u.path)
         seconds = len(audio) / STT_RATE
@@ -70,7 +76,11 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         src_errors, n = word_errors(u.transcript, rt.transmission.message.text)
         rt_errors, _ = word_errors(u.transcript, heard)
         report = rt.report()
+        message = rt.transmission.message
+        text_bytes = len(encode_payload(message, coding, False, words)) - PAYLOAD_HEADER
+        timing_bytes = max(0, report["payload_bytes"] - PAYLOAD_HEADER - text_bytes)
         for key, value in (("ref_words", n), ("src_errors", src_errors), ("rt_errors", rt_errors),
+                           ("text_bytes", text_bytes), ("timing_bytes", timing_bytes), ("chars", len(message.text)),
                            ("seconds", seconds), ("out_seconds", report["output_seconds"]),
                            ("payload_bytes", report["payload_bytes"]), ("onair_bytes", report["onair_bytes"]),
                            ("stt_seconds", rt.stt_seconds), ("tts_seconds", rt.tts_seconds)):
@@ -90,6 +100,12 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "wer_source": round(totals["src_errors"] / max(totals["ref_words"], 1), 4),
         "wer_roundtrip": round(totals["rt_errors"] / max(totals["ref_words"], 1), 4),
         "payload_bps": round(8 * totals["payload_bytes"] / seconds, 2),
+        "text_bps": round(8 * totals["text_bytes"] / seconds, 2),
+        "prosody_bps": round(8 * totals["timing_bytes"] / seconds, 2),
+        "header_bps": round(8 * PAYLOAD_HEADER * (len(utterances) - totals["failed"]) / seconds, 2),
+        "voice_bps": 0.0,
+        "text_bits_per_char": round(8 * totals["text_bytes"] / max(totals["chars"], 1), 3),
+        "chars_per_second": round(totals["chars"] / seconds, 2),
         "onair_bps": round(8 * totals["onair_bytes"] / seconds, 2),
         "duration_ratio": round(totals["out_seconds"] / seconds, 3),
         "rtf_stt": round(totals["stt_seconds"] / seconds, 4),
@@ -120,7 +136,9 @@ def format_table(result: dict) -> str:
         f"{'utterances':<16} {s['utterances']} ({s['seconds']:.1f} s of speech, {s['failed']} failed)",
         f"{'wer_source':<16} {100 * s['wer_source']:.1f} %",
         f"{'wer_roundtrip':<16} {100 * s['wer_roundtrip']:.1f} %",
-        f"{'payload_bps':<16} {s['payload_bps']:.1f}",
+        f"{'payload_bps':<16} {s['payload_bps']:.1f} (text {s['text_bps']:.1f}, timing {s['prosody_bps']:.1f}, "
+        f"header {s['header_bps']:.1f})",
+        f"{'text bits/char':<16} {s['text_bits_per_char']:.2f}",
         f"{'onair_bps':<16} {s['onair_bps']:.1f}",
         f"{'duration_ratio':<16} {s['duration_ratio']:.3f} (output / input)",
         f"{'rtf_stt':<16} {s['rtf_stt']:.3f}",
