@@ -168,8 +168,8 @@ def _candidates(cmndf: np.ndarray, lag_min: int, lag_max: int) -> tuple[np.ndarr
     Depth is ranked with the short-lag preference, so that when a clean period's multiples
     all dip to the same d' the period itself is never crowded out of the shortlist.
 
-    Returns fractional lags (samples) and their interpolated d'; missing candidates have
-    cost ``inf`` (and lag ``lag_min``, never chosen).
+    Returns fractional lags (samples) and their costs: the interpolated d' plus the short-lag
+    bias.  Missing candidates cost ``inf`` (their lag, ``lag_min``, is never chosen).
     """
     centre = cmndf[:, lag_min : lag_max + 1]
     before = cmndf[:, lag_min - 1 : lag_max]

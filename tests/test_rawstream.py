@@ -97,3 +97,21 @@ frames_with_false_syncs = st.lists(
 def test_encode_then_split_decode_is_identity(frames, rng):
     wire = b"".join(raw_encode(frame) for frame in frames)
     assert feed_split(RawStreamDecoder(), wire, rng) == frames
+
+
+def test_header_bit_errors_are_tolerated():
+    from telephrase.rawstream import SYNC_ERRORS
+
+    frame = bytes(range(40))
+    for bits in ([0], [3, 17], [33], [44], [50]):
+        wire = bytearray(raw_encode(frame))
+        for bit in bits:
+            wire[bit // 8] ^= 0x80 >> (bit % 8)
+        assert RawStreamDecoder().feed(b"\x55" * 5 + bytes(wire)) == [frame], bits
+    wire = bytearray(raw_encode(frame))
+    for bit in range(SYNC_ERRORS + 1):
+        wire[0] ^= 1 << bit
+    assert RawStreamDecoder().feed(bytes(wire)) == []
+    wire = bytearray(raw_encode(frame))
+    wire[4] ^= 0x81
+    assert RawStreamDecoder().feed(bytes(wire)) == []
