@@ -41,7 +41,8 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        help="speak at the voice's own pace instead of the sender's timing")
 
 
-def _add_channel_options(p: argparse.ArgumentParser) -> None:
+def add_channel_options(p: argparse.ArgumentParser) -> None:
+    """The simulated channel's options, shared by ``loopback`` and ``tools/channel_sim.py``."""
     g = p.add_argument_group("simulated channel")
     g.add_argument("--ber", type=float, default=0.0, help="bit error rate (average, with --burst)")
     g.add_argument("--burst", type=float, default=0.0, metavar="BITS",
@@ -83,7 +84,8 @@ def _print_json(obj: dict) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
-def _channel(args: argparse.Namespace):
+def channel_config(args: argparse.Namespace):
+    """A ``ChannelConfig`` from the options of ``add_channel_options``."""
     from .channel import ChannelConfig
 
     common = dict(loss=args.loss, bandwidth_bps=args.bandwidth, latency=args.latency, seed=args.seed)
@@ -101,7 +103,7 @@ def cmd_loopback(args: argparse.Namespace) -> int:
 
     engines = Engines(_config(args))
     audio = read_audio(args.input)
-    link = ChannelLink(_channel(args))
+    link = ChannelLink(channel_config(args))
     try:
         rt = round_trip(engines, audio, link)
     except TelephraseError as e:
@@ -289,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN", help="audio file (wav, flac, ogg, mp3; any rate)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="where to write the received speech")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    _add_channel_options(p)
+    add_channel_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_loopback)
 

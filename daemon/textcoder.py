@@ -202,17 +202,24 @@ def phrase_boundary(gap: str) -> int:
     return m.start() if m else len(gap)
 
 
-class TextEncoder:
-    """Codes one message's text into an arithmetic-coder stream shared with other fields."""
+class _TextModels:
+    """The adaptive models of one message's text, identical at both ends."""
 
-    def __init__(self, model: WordModel, encoder: ArithmeticEncoder) -> None:
-        self.out = encoder
+    def __init__(self, model: WordModel) -> None:
         self.words = _WordCoder(model)
         self.letters = FrequencyModel(_LETTER_PRIOR + [30, 2])
         self.gap_chars = FrequencyModel([4] * len(_GAP_CHARS) + [2, 1])
         self.gaps = FrequencyModel([p for *_, p in _GAPS] + [1, 1])
         self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
         self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
+
+
+class TextEncoder(_TextModels):
+    """Codes one message's text into an arithmetic-coder stream shared with other fields."""
+
+    def __init__(self, model: WordModel, encoder: ArithmeticEncoder) -> None:
+        super().__init__(model)
+        self.out = encoder
 
     def encode(self, text: str) -> Iterator[tuple[int, int]]:
         """Code ``text``; yields after each gap between two words its span in ``text``, so
@@ -258,18 +265,13 @@ class TextEncoder:
         model.encode(self.out, end)
 
 
-class TextDecoder:
+class TextDecoder(_TextModels):
     """The mirror of ``TextEncoder``."""
 
     def __init__(self, model: WordModel, decoder: ArithmeticDecoder, max_chars: int = 100_000) -> None:
+        super().__init__(model)
         self.inp = decoder
         self.max_chars = max_chars
-        self.words = _WordCoder(model)
-        self.letters = FrequencyModel(_LETTER_PRIOR + [30, 2])
-        self.gap_chars = FrequencyModel([4] * len(_GAP_CHARS) + [2, 1])
-        self.gaps = FrequencyModel([p for *_, p in _GAPS] + [1, 1])
-        self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
-        self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
         self.parts: list[str] = []
         self.length = 0
 

@@ -16,25 +16,19 @@ import argparse
 import json
 import sys
 
-from telephrase.channel import ChannelConfig, ChannelError, Channel
+from telephrase.channel import Channel
+from telephrase.cli import add_channel_options, channel_config
+from telephrase.errors import TelephraseError
 from telephrase.rawstream import RawStreamDecoder, raw_encode
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ber", type=float, default=0.0, help="bit error rate (average, with --burst)")
-    p.add_argument("--burst", type=float, default=0.0, metavar="BITS",
-                   help="bursty errors (Gilbert-Elliott) with fades this many bits long on average")
-    p.add_argument("--loss", type=float, default=0.0, help="probability that a frame is lost")
-    p.add_argument("--bandwidth", type=float, default=0.0, metavar="BPS", help="bit rate on air, for air time")
-    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay added to every frame")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random errors")
+    add_channel_options(p)
     args = p.parse_args(argv)
-    common = dict(loss=args.loss, bandwidth_bps=args.bandwidth, latency=args.latency, seed=args.seed)
     try:
-        config = (ChannelConfig.gilbert_elliott(args.ber, args.burst, **common) if args.burst
-                  else ChannelConfig(ber=args.ber, **common))
-    except ChannelError as e:
+        config = channel_config(args)
+    except TelephraseError as e:
         print(f"channel_sim: error: {e}", file=sys.stderr)
         return 2
     channel = Channel(config)
