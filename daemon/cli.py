@@ -27,8 +27,8 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        help="how the text is coded: lm (language model, default), brotli or utf8")
         p.add_argument("--no-timing", action="store_true", help="send no phrase timing (text only)")
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
-        p.add_argument("--fec", choices=["none", "low", "medium", "high"],
-                       help="Reed-Solomon strength per frame (default medium)")
+        p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"],
+                       help="Reed-Solomon strength per frame (default auto: by frame length)")
         p.add_argument("--erasure", type=float, metavar="RATIO",
                        help="parity fragments per data fragment against lost frames (default 0)")
     p.add_argument("--key", metavar="FILE", help="authenticate messages with this pre-shared key file "

@@ -30,6 +30,13 @@ past the RS decoder, CRC-32 one in 4·10⁹.  Two extra bytes are worth a zero f
 The receiver does not need to be told the FEC strength: it tries its configured parity first,
 then the other standard ones (``FEC_LEVELS``); the CRC decides.
 
+``auto`` (the default) sizes the parity to the frame, so that every frame survives about as
+well: a frame body of up to 56 bytes gets 8 check bytes, up to 140 bytes 16, longer ones 32.
+At a bit error rate of 3·10⁻³ (2.4 % of bytes hit) the chance that a codeword has more errors
+than it can correct is then at most about 2 % (64-byte codeword: Poisson mean 1.5, more than 4
+errors 1.9 %; 156 bytes: mean 3.7, more than 8: 1.0 %; 237 bytes: mean 5.7, more than 16:
+< 0.01 %), where a fixed strength either wastes bytes on short frames or fails long ones.
+
 Test vector (``tests/test_framing.py``): payload ``b"hi"``, sender 0x0102, sequence 7, no FEC,
 unfragmented → ``20 01 02 07 68 69`` + CRC-32 ``bd 02 6b 78``.
 """
@@ -54,6 +61,10 @@ CRC_BYTES = 4
 MAX_FRAGMENTS = 255
 FEC_LEVELS = {"none": 0, "low": 8, "medium": 16, "high": 32}
 """Named FEC strengths: check bytes per codeword (corrects half as many byte errors)."""
+AUTO = -1
+FEC_CHOICES = {"auto": AUTO, **FEC_LEVELS}
+AUTO_STEPS = ((56, 8), (140, 16))
+"""(largest frame body, check bytes) for ``auto``; longer bodies get 32."""
 _FRAGMENTED = 0x08
 _AUTHENTICATED = 0x04
 
@@ -84,7 +95,15 @@ class Frame:
         return data + struct.pack(">I", zlib.crc32(data))
 
     def encode(self, parity: int) -> bytes:
-        return fec_encode(self.body(), parity)
+        body = self.body()
+        return fec_encode(body, frame_parity(parity, len(body)))
+
+
+def frame_parity(parity: int, body_length: int) -> int:
+    """Check bytes per codeword for a frame body: ``parity``, or the ``auto`` choice."""
+    if parity != AUTO:
+        return parity
+    return next((p for limit, p in AUTO_STEPS if body_length <= limit), FEC_LEVELS["high"])
 
 
 def parse_body(data: bytes) -> Frame | None:
@@ -110,7 +129,8 @@ def parse_body(data: bytes) -> Frame | None:
 
 def decode_frame(data: bytes, parity: int) -> Frame | None:
     """Undo FEC and parse; tries ``parity`` first, then the other standard strengths."""
-    for p in dict.fromkeys([parity, *FEC_LEVELS.values()]):
+    first = [] if parity == AUTO else [parity]
+    for p in dict.fromkeys([*first, *sorted(FEC_LEVELS.values(), key=lambda v: v == 0)]):
         body = fec_decode(data, p)
         if body is not None and (frame := parse_body(body)) is not None:
             return frame
@@ -122,7 +142,7 @@ class FrameCoding:
     """How the sender cuts and protects messages."""
 
     mtu: int = 237
-    parity: int = 16
+    parity: int = AUTO
     erasure: float = 0.0
     """Parity fragments per data fragment (0.5: one lost fragment in three is repaired)."""
     sender: int = 1
@@ -130,7 +150,7 @@ class FrameCoding:
     def capacity(self, header: int) -> int:
         """Largest chunk whose frame still fits the MTU after FEC."""
         data = self.mtu
-        while data > 0 and encoded_length(data, self.parity) > self.mtu:
+        while data > 0 and encoded_length(data, frame_parity(self.parity, data)) > self.mtu:
             data -= 1
         return data - header - CRC_BYTES
 

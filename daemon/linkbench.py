@@ -1,8 +1,9 @@
 """Link benchmark: how often messages survive a simulated channel, for each FEC setting.
 
 Payloads are a fixed, seeded set shaped like telephrase's own: lengths drawn from a log-normal
-around 85 bytes (the median payload on the development corpus; its utterances gave 37-182
-bytes), contents random, since Brotli output is close to random.  Every payload is framed,
+with the geometric mean and spread of the language-model payloads on the development corpus
+(32 bytes, σ = 0.5 in log; its utterances gave 9-84 bytes), contents random, since
+arithmetic-coded output is close to random.  Every payload is framed,
 sent through ``channel.Channel`` and received by the same code the daemon runs
 (``decode_frame`` and ``Reassembler``).  A cell of the grid is one FEC setting on one channel;
 it reports messages delivered exactly, lost, and false accepts: frames or messages accepted
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from .channel import Channel, ChannelConfig
 from .errors import FrameError
-from .framing import FEC_LEVELS, FrameCoding, Reassembler, decode_frame, fragment
+from .framing import FEC_CHOICES, FrameCoding, Reassembler, decode_frame, fragment
 from .payload import decode_payload
 
 BERS = (0.0, 1e-4, 1e-3, 3e-3, 1e-2)
@@ -49,12 +50,12 @@ class FecSetting:
 
 
 def fec_settings() -> list[FecSetting]:
-    return [FecSetting(name, parity, erasure) for name, parity in FEC_LEVELS.items() for erasure in (0.0, ERASURE)]
+    return [FecSetting(name, parity, erasure) for name, parity in FEC_CHOICES.items() for erasure in (0.0, ERASURE)]
 
 
 def payloads(count: int, seed: int = 1) -> list[bytes]:
     rng = np.random.default_rng(seed)
-    sizes = np.clip(np.round(rng.lognormal(np.log(85), 0.45, count)), 20, 400).astype(int)
+    sizes = np.clip(np.round(rng.lognormal(np.log(32), 0.5, count)), 8, 400).astype(int)
     return [rng.bytes(int(n)) for n in sizes]
 
 
@@ -190,7 +191,7 @@ def fuzz(count: int, seed: int = 0, progress: bool = True) -> dict:
     (A splice of two valid frames can reproduce one of them exactly; that is not a false
     accept, since that frame was sent.)"""
     rng = random.Random(seed)
-    settings = [FrameCoding(mtu=mtu, parity=p, erasure=e) for mtu in (64, 237) for p in FEC_LEVELS.values()
+    settings = [FrameCoding(mtu=mtu, parity=p, erasure=e) for mtu in (64, 237) for p in FEC_CHOICES.values()
                 for e in (0.0, ERASURE)]
     pool = []
     for i, payload in enumerate(payloads(64, seed)):

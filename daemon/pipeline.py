@@ -22,7 +22,7 @@ from .audio import STT_RATE
 from .auth import AuthError, CounterStore, MessageAuth, load_key
 from .config import AuthConfig, Config
 from .errors import AudioError, ConfigError, FrameError
-from .framing import FEC_LEVELS, Delivered, FrameCoding, Reassembler, decode_frame, fragment
+from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
 from .registry import Registry
@@ -73,9 +73,9 @@ class Transmission:
 
 def fec_parity(name: str) -> int:
     try:
-        return FEC_LEVELS[name]
+        return FEC_CHOICES[name]
     except KeyError:
-        raise ConfigError(f"link.fec: unknown FEC strength '{name}' (choose from {', '.join(FEC_LEVELS)})") from None
+        raise ConfigError(f"link.fec: unknown FEC strength '{name}' (choose from {', '.join(FEC_CHOICES)})") from None
 
 
 def frame_coding(config: Config) -> FrameCoding:

@@ -130,3 +130,19 @@ def test_header_fields_are_checked():
     assert parse_body(good.body()) == good
     for bad in (Frame(1, 1, b"abc", index=2, data_fragments=2), Frame(1, 1, b"abc", index=0, data_fragments=2, pad=3)):
         assert parse_body(bad.body()) is None
+
+
+def test_auto_fec_sizes_parity_to_the_frame():
+    from telephrase.framing import AUTO, frame_parity
+
+    assert [frame_parity(AUTO, n) for n in (10, 56, 57, 140, 141, 300)] == [8, 8, 16, 16, 32, 32]
+    coding = FrameCoding(mtu=237)
+    for size in (10, 60, 150, 600):
+        payload = random.Random(size).randbytes(size)
+        frames = fragment(payload, 1, coding)
+        wire = [f.encode(AUTO) for f in frames]
+        assert all(len(w) <= 237 for w in wire)
+        r = Reassembler()
+        assert [d.payload for w in wire if (d := r.push(decode_frame(w, AUTO)))] == [payload]
+    (short,) = fragment(b"x" * 40, 0, coding)
+    assert len(short.encode(AUTO)) == 40 + SHORT_HEADER + CRC_BYTES + 8

@@ -8,11 +8,11 @@ from conftest import SAMPLES
 from telephrase.audio import read_audio
 from telephrase.auth import generate_key
 from telephrase.config import Config, replace
-from telephrase.framing import FEC_LEVELS, decode_frame
+from telephrase.framing import AUTO, decode_frame
 from telephrase.pipeline import Receiver, Sender
 
 pytestmark = pytest.mark.slow
-PARITY = FEC_LEVELS["medium"]
+PARITY = AUTO
 
 
 @pytest.fixture(scope="module")
