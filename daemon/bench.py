@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,11 +25,16 @@ from .audio import STT_RATE, read_audio, resample
 from .errors import TelephraseError
 from .link import MemoryLink
 from .normalize import word_errors
-from .payload import TextCoding, encode_payload
+from .fidelity import FidelityPairs
+from .payload import MEDIAN_BINS, TextCoding, encode_payload
+from .synthesize import Synthesizer
+from .synthesize import Utterance as Speech
 from .pipeline import Engines, round_trip, text_coding
 
 PAYLOAD_HEADER = 1
 """The payload's version byte, counted apart from text and timing."""
+VOICE_PROFILE_BITS = math.log2(MEDIAN_BINS + 1)
+"""Code space of the voice profile (the median pitch, coded uniformly), counted as voice."""
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +63,11 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
     rows = []
     totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0, payload_bytes=0,
                   onair_bytes=0, text_bytes=0, timing_bytes=0, chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+    voice_bits = 0.0
     coding = text_coding(engines.config)
     words = engines.word_model if coding is TextCoding.LM else None
+    plain_voice = Synthesizer(replace(engines.config.tts, follow_timing=False), engines.registry)
+    fidelity_on, fidelity_off = FidelityPairs(), FidelityPairs()
     for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
         audio = read_audio(u.path)
         seconds = len(audio) / STT_RATE
@@ -72,13 +81,22 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
                           seconds=totals["seconds"] + seconds)
             rows.append(dict(id=u.id, seconds=round(seconds, 2), error=str(e)))
             continue
-        heard = engines.transcriber.transcribe(resample(rt.audio, rt.rate, STT_RATE)).text
+        output = resample(rt.audio, rt.rate, STT_RATE)
+        heard_transcript = engines.transcriber.transcribe(output)
+        heard = heard_transcript.text
+        source_words = rt.transmission.transcript.words
+        fidelity_on.add(audio, source_words, output, heard_transcript.words)
+        plain = resample(plain_voice.speak([Speech(p.text) for p in rt.transmission.message.phrases]),
+                         rt.rate, STT_RATE)
+        fidelity_off.add(audio, source_words, plain, engines.transcriber.transcribe(plain).words)
         src_errors, n = word_errors(u.transcript, rt.transmission.message.text)
         rt_errors, _ = word_errors(u.transcript, heard)
         report = rt.report()
         message = rt.transmission.message
         text_bytes = len(encode_payload(message, coding, False, words)) - PAYLOAD_HEADER
         timing_bytes = max(0, report["payload_bytes"] - PAYLOAD_HEADER - text_bytes)
+        if message.f0_median is not None or message.words:
+            voice_bits += VOICE_PROFILE_BITS
         for key, value in (("ref_words", n), ("src_errors", src_errors), ("rt_errors", rt_errors),
                            ("text_bytes", text_bytes), ("timing_bytes", timing_bytes), ("chars", len(message.text)),
                            ("seconds", seconds), ("out_seconds", report["output_seconds"]),
@@ -101,9 +119,9 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "wer_roundtrip": round(totals["rt_errors"] / max(totals["ref_words"], 1), 4),
         "payload_bps": round(8 * totals["payload_bytes"] / seconds, 2),
         "text_bps": round(8 * totals["text_bytes"] / seconds, 2),
-        "prosody_bps": round(8 * totals["timing_bytes"] / seconds, 2),
+        "prosody_bps": round((8 * totals["timing_bytes"] - voice_bits) / seconds, 2),
         "header_bps": round(8 * PAYLOAD_HEADER * (len(utterances) - totals["failed"]) / seconds, 2),
-        "voice_bps": 0.0,
+        "voice_bps": round(voice_bits / seconds, 2),
         "text_bits_per_char": round(8 * totals["text_bytes"] / max(totals["chars"], 1), 3),
         "chars_per_second": round(totals["chars"] / seconds, 2),
         "onair_bps": round(8 * totals["onair_bytes"] / seconds, 2),
@@ -115,9 +133,15 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "compute_type": engines.config.stt.compute_type,
         "voice": engines.config.tts.voice,
         "text_coding": engines.config.codec.text,
-        "timing": engines.config.codec.timing,
+        "prosody": engines.config.codec.prosody,
     }
+    summary |= _fidelity(fidelity_on.summary(), "") | _fidelity(fidelity_off.summary(), "_off")
     return {"summary": summary, "utterances": rows}
+
+
+def _fidelity(figures: dict, suffix: str) -> dict:
+    keys = ("f0_corr", "f0_corr_within", "duration_corr", "duration_corr_within", "f0_pairs", "duration_pairs")
+    return {k + suffix: (round(figures[k], 4) if isinstance(figures[k], float) else figures[k]) for k in keys}
 
 
 def format_table(result: dict) -> str:
@@ -139,12 +163,20 @@ def format_table(result: dict) -> str:
         f"{'payload_bps':<16} {s['payload_bps']:.1f} (text {s['text_bps']:.1f}, timing {s['prosody_bps']:.1f}, "
         f"header {s['header_bps']:.1f})",
         f"{'text bits/char':<16} {s['text_bits_per_char']:.2f}",
+        f"{'f0_corr':<16} {_show(s['f0_corr'])} (within utterances {_show(s['f0_corr_within'])}); "
+        f"prosody off {_show(s['f0_corr_off'])} ({_show(s['f0_corr_within_off'])})",
+        f"{'duration_corr':<16} {_show(s['duration_corr'])} (within {_show(s['duration_corr_within'])}); "
+        f"prosody off {_show(s['duration_corr_off'])} ({_show(s['duration_corr_within_off'])})",
         f"{'onair_bps':<16} {s['onair_bps']:.1f}",
         f"{'duration_ratio':<16} {s['duration_ratio']:.3f} (output / input)",
         f"{'rtf_stt':<16} {s['rtf_stt']:.3f}",
         f"{'rtf_tts':<16} {s['rtf_tts']:.3f}",
     ]
     return "\n".join(lines)
+
+
+def _show(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def write_json(result: dict, path: str | Path) -> None:

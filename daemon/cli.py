@@ -25,7 +25,9 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
         p.add_argument("--language", metavar="CODE", help="spoken language (default: detect)")
         p.add_argument("--text-coding", choices=["lm", "brotli", "utf8"],
                        help="how the text is coded: lm (language model, default), brotli or utf8")
-        p.add_argument("--no-timing", action="store_true", help="send no phrase timing (text only)")
+        p.add_argument("--prosody", choices=["off", "minimal", "balanced"],
+                       help="what is sent besides the text: off; minimal (phrase pauses and durations, "
+                       "the default); balanced (also every word's duration and pitch)")
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
         p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"],
                        help="Reed-Solomon strength per frame (default auto: by frame length)")
@@ -73,8 +75,7 @@ def _config(args: argparse.Namespace) -> Config:
     put("auth", "key_file", getattr(args, "key", None))
     if getattr(args, "encrypt", False):
         put("auth", "encrypt", True)
-    if getattr(args, "no_timing", False):
-        put("codec", "timing", False)
+    put("codec", "prosody", getattr(args, "prosody", None))
     if getattr(args, "natural_pace", False):
         put("tts", "follow_timing", False)
     return replace(config, **sections)

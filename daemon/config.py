@@ -59,8 +59,10 @@ class CodecConfig:
     format 1 baselines ``brotli`` and ``utf8``."""
     language_model: str = "en-words"
     """Registry name of the text coder's word model."""
-    timing: bool = True
-    """Send phrase timing so the receiver keeps the sender's pace and pauses."""
+    prosody: str = "minimal"
+    """What is sent besides the text: ``off`` nothing; ``minimal`` each phrase's pause and
+    duration, so the receiver keeps the sender's pace; ``balanced`` also every word's duration
+    and pitch and the speaker's median pitch, so it follows their rhythm and intonation."""
     phrase_pause: float = 0.25
     """A gap between words at least this long (seconds) starts a new phrase."""
 
@@ -74,7 +76,10 @@ class TtsConfig:
     """No sampling noise: the same message always gives the same samples."""
     threads: int = 0
     follow_timing: bool = True
-    """Stretch each phrase to the sender's duration and keep the sender's pauses."""
+    """Stretch each phrase (or, with word prosody, each word) to the sender's duration and
+    keep the sender's pauses."""
+    follow_pitch: bool = True
+    """With word prosody, move each word to the sender's pitch."""
     device: str = "auto"
     """``auto`` uses onnxruntime's CUDA provider when installed, else the CPU."""
 

@@ -1,14 +1,17 @@
-"""The message: what was said, as phrases with their timing.
+"""The message: what was said, as phrases with their timing, and per-word prosody.
 
 A message is what crosses the link, independent of how it is coded.  The sender groups
 Whisper's words into phrases at pauses; each phrase keeps its text, the silence before it and
-how long it took to say, which is what the receiver needs to keep the sender's pace.
+how long it took to say, which is what the receiver needs to keep the sender's pace.  Per-word
+marks (duration and pitch) and the speaker's median pitch let the receiver also follow the
+sender's rhythm inside a phrase and their intonation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .prosody import WordProsody
 from .transcribe import Transcript
 
 
@@ -23,9 +26,23 @@ class Phrase:
 
 
 @dataclass(frozen=True)
+class WordMark:
+    """One word's prosody: ``text`` is the word as the marks are aligned to it."""
+
+    text: str
+    duration: float
+    f0: float | None = None
+    """Mean pitch in semitones re 100 Hz; None where the word is unvoiced."""
+
+
+@dataclass(frozen=True)
 class Message:
     phrases: tuple[Phrase, ...]
     language: str = ""
+    words: tuple[WordMark, ...] = ()
+    """Per-word prosody in text order; empty when none was measured or sent."""
+    f0_median: float | None = None
+    """The speaker's median pitch (semitones re 100 Hz): the voice profile."""
 
     @property
     def text(self) -> str:
@@ -36,8 +53,12 @@ class Message:
         return sum(p.pause + p.seconds for p in self.phrases)
 
 
-def message_from_transcript(transcript: Transcript, phrase_pause: float) -> Message:
-    """Group words into phrases: a gap of at least ``phrase_pause`` seconds starts a new one."""
+def message_from_transcript(transcript: Transcript, phrase_pause: float,
+                            prosody: list[WordProsody] | None = None) -> Message:
+    """Group words into phrases: a gap of at least ``phrase_pause`` seconds starts a new one.
+
+    With ``prosody`` (one entry per transcript word) the message carries word marks and the
+    speaker's median pitch."""
     phrases: list[Phrase] = []
     group: list = []
     previous_end = 0.0
@@ -55,4 +76,9 @@ def message_from_transcript(transcript: Transcript, phrase_pause: float) -> Mess
         group.append(word)
     if group:
         close()
-    return Message(tuple(phrases), transcript.language)
+    if not prosody:
+        return Message(tuple(phrases), transcript.language)
+    marks = tuple(WordMark(w.text, p.duration, p.f0) for w, p in zip(transcript.words, prosody))
+    voiced = sorted(m.f0 for m in marks if m.f0 is not None)
+    median = voiced[len(voiced) // 2] if voiced else None
+    return Message(tuple(phrases), transcript.language, marks, median)

@@ -6,8 +6,9 @@ knows and refuses others with a clear error, so formats coexist.
 Format version 2: the text coder's language model and arithmetic-coded timing.
 
     offset  size  field
-    0       1     header: bits 7..4 format version (2); bit 3 timing present;
-                  bits 2..0 language model (0 = en-words, ``models/registry.toml``)
+    0       1     header: bits 7..4 format version (2); bit 3 phrase timing present;
+                  bit 2 word prosody present (needs bit 3);
+                  bits 1..0 language model (0 = en-words, ``models/registry.toml``)
     1       rest  one arithmetic-coded stream (``arith``): the text (``textcoder``), and if
                   timing is present, after every gap between two words one adaptive bit
                   "a phrase starts here" (context: the gap holds punctuation or not), then for
@@ -15,6 +16,13 @@ Format version 2: the text coder's language model and arithmetic-coded timing.
                     pause     24 bins: 0 below 50 ms, else 50 ms · 2^((bin − 1)/3), up to 8 s
                     duration  32 bins of its ratio to 72 ms a character (13.9 characters a
                               second is the development corpus's rate): 2^((bin − 16)/8)
+                  and if word prosody is present, the speaker's median pitch (38 symbols:
+                  −12 … +24 semitones re 100 Hz, or none), then for every word of the text:
+                    duration  13 bins of its ratio to its share (by characters) of its
+                              phrase's decoded duration: 2^((bin − 6)/4)
+                    pitch     its level in 2-semitone steps around the median (−6 … +6),
+                              coded as the change from the previous voiced word (25
+                              symbols), or "unvoiced"
 
 A phrase starts at the last run of whitespace in its gap, where Whisper's words begin.
 Test vector (``tests/test_payload.py``): the format 1 example below, with timing, →
@@ -43,19 +51,26 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import bisect
+import collections
 import itertools
 import math
+import re
 
 import brotli
 
 from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel
 from .errors import FrameError
-from .message import Message, Phrase
+from .message import Message, Phrase, WordMark
 from .textcoder import WORD, TextDecoder, TextEncoder, WordModel, phrase_boundary
 from .varint import decode_varint, encode_varint
 
 VERSION = 1
 LM_VERSION = 2
+_WORD_PROSODY = 0x04
+MEDIAN_LOW, MEDIAN_BINS = -12, 37
+F0_STEP, F0_LEVELS = 2.0, 6
+WORD_DURATION_BINS = 13
 SECONDS_PER_CHAR = 0.072
 PAUSE_BINS = 24
 DURATION_BINS = 32
@@ -103,6 +118,42 @@ class _TimingModels:
         self.durations = FrequencyModel([1] * 8 + [2, 3, 4, 6, 9, 12, 16, 20, 22, 20, 16, 12, 9, 6, 4, 3, 2] + [1] * 7)
 
 
+class _WordModels:
+    """Adaptive models of the per-word prosody, identical at both ends."""
+
+    def __init__(self) -> None:
+        self.median = FrequencyModel([1] * (MEDIAN_BINS + 1))
+        self.durations = FrequencyModel([1, 1, 2, 4, 8, 14, 20, 14, 8, 4, 2, 1, 1])
+        deltas = [max(1, 24 - 5 * abs(d)) for d in range(-2 * F0_LEVELS, 2 * F0_LEVELS + 1)]
+        self.pitches = FrequencyModel(deltas + [12])
+
+
+def _tokens_by_phrase(text: str, cuts: list[int]) -> list[tuple[re.Match, int]]:
+    return [(m, bisect.bisect_right(cuts, m.start())) for m in WORD.finditer(text)]
+
+
+def _token_marks(message: Message, text: str) -> list[tuple[float, float | None]] | None:
+    """(duration, f0) for each word token of ``text``, from the sender's word marks; a mark
+    covering several tokens ("shop-boy") shares its duration by characters."""
+    if not message.words or "".join(w.text for w in message.words) != text:
+        return None
+    starts = list(itertools.accumulate((len(w.text) for w in message.words), initial=0))
+    tokens = list(WORD.finditer(text))
+    owner = [bisect.bisect_right(starts, m.start()) - 1 for m in tokens]
+    chars = collections.Counter()
+    for m, o in zip(tokens, owner):
+        chars[o] += len(m.group())
+    return [(message.words[o].duration * len(m.group()) / chars[o], message.words[o].f0) for m, o in zip(tokens, owner)]
+
+
+def _word_share(phrase_seconds: list[float], tokens: list[tuple[re.Match, int]]) -> list[float]:
+    """Each token's expected duration: its phrase's duration shared out by characters."""
+    chars = collections.Counter()
+    for m, phrase in tokens:
+        chars[phrase] += len(m.group())
+    return [max(phrase_seconds[phrase], 0.05) * len(m.group()) / chars[phrase] for m, phrase in tokens]
+
+
 def _punctuated(gap: str) -> bool:
     return any(c in gap for c in ",.;:?!—-")
 
@@ -112,7 +163,7 @@ def _cut(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in zip(edges, edges[1:])]
 
 
-def _encode_v2(message: Message, timing: bool, words: WordModel) -> bytes:
+def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: bool) -> bytes:
     text = "".join(p.text for p in message.phrases)
     starts, position = [], 0
     for p in message.phrases[:-1]:
@@ -128,11 +179,54 @@ def _encode_v2(message: Message, timing: bool, words: WordModel) -> bytes:
             models.breaks[_punctuated(gap)].encode(out, int(brk))
             if brk:
                 cuts.append(start + phrase_boundary(gap))
+    marks = _token_marks(message, text) if timing and word_prosody else None
+    decoded_seconds = []
     if timing:
         for text_of, (pause, seconds) in zip(_cut(text, cuts), _merged_timing(message, starts, cuts, text)):
             models.pauses.encode(out, _pause_bin(pause))
-            models.durations.encode(out, _duration_bin(seconds, text_of))
-    return bytes([LM_VERSION << 4 | (_TIMING if timing else 0)]) + out.finish()
+            b = _duration_bin(seconds, text_of)
+            models.durations.encode(out, b)
+            decoded_seconds.append(_duration_value(b, text_of))
+    if marks is not None:
+        _encode_word_prosody(out, message.f0_median, marks, _word_share(decoded_seconds, _tokens_by_phrase(text, cuts)))
+    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
+    return bytes([LM_VERSION << 4 | flags]) + out.finish()
+
+
+def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float, float | None]],
+                         shares: list[float]) -> None:
+    models = _WordModels()
+    median_bin = MEDIAN_BINS if median is None else min(MEDIAN_BINS - 1, max(0, round(median) - MEDIAN_LOW))
+    models.median.encode(out, median_bin)
+    previous = 0
+    for (duration, f0), share in zip(marks, shares):
+        ratio = max(duration, 1e-3) / share
+        models.durations.encode(out, min(WORD_DURATION_BINS - 1, max(0, 6 + round(4 * math.log2(ratio)))))
+        if f0 is None or median_bin == MEDIAN_BINS:
+            models.pitches.encode(out, 4 * F0_LEVELS + 1)
+            continue
+        level = min(F0_LEVELS, max(-F0_LEVELS, round((f0 - (median_bin + MEDIAN_LOW)) / F0_STEP)))
+        models.pitches.encode(out, level - previous + 2 * F0_LEVELS)
+        previous = level
+
+
+def _decode_word_prosody(inp: ArithmeticDecoder, tokens: list[tuple[re.Match, int]],
+                         shares: list[float]) -> tuple[tuple[WordMark, ...], float | None]:
+    models = _WordModels()
+    median_bin = models.median.decode(inp)
+    median = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
+    marks, previous = [], 0
+    for (m, _), share in zip(tokens, shares):
+        duration = share * 2 ** ((models.durations.decode(inp) - 6) / 4)
+        symbol = models.pitches.decode(inp)
+        f0 = None
+        if symbol != 4 * F0_LEVELS + 1:
+            level = previous + symbol - 2 * F0_LEVELS
+            if median is None or abs(level) > F0_LEVELS:
+                raise ValueError("pitch out of range")
+            f0, previous = median + level * F0_STEP, level
+        marks.append(WordMark(m.group(), duration, f0))
+    return tuple(marks), median
 
 
 def _merged_timing(message: Message, starts: list[int], cuts: list[int], text: str) -> list[tuple[float, float]]:
@@ -154,8 +248,8 @@ def _same_gap(text: str, a: int, b: int) -> bool:
 
 
 def _decode_v2(data: bytes, words: WordModel | None) -> Message:
-    if data[0] & 0x07 != 0:
-        raise FrameError(f"payload names language model {data[0] & 0x07}, which this telephrase does not have")
+    if data[0] & 0x03 != 0:
+        raise FrameError(f"payload names language model {data[0] & 0x03}, which this telephrase does not have")
     if words is None:
         raise FrameError("payload format 2 needs the en-words language model")
     timing = bool(data[0] & _TIMING)
@@ -176,9 +270,13 @@ def _decode_v2(data: bytes, words: WordModel | None) -> Message:
         for piece in _cut(text, cuts):
             pause = _pause_value(models.pauses.decode(inp))
             phrases.append(Phrase(piece, pause, _duration_value(models.durations.decode(inp), piece)))
+        if not data[0] & _WORD_PROSODY:
+            return Message(tuple(phrases))
+        tokens = _tokens_by_phrase(text, cuts)
+        marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens))
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
-    return Message(tuple(phrases))
+    return Message(tuple(phrases), words=marks, f0_median=median)
 
 
 def _encode_text(text: str, coding: TextCoding) -> bytes:
@@ -201,12 +299,13 @@ def _units(seconds: float) -> int:
 
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
-                   words: WordModel | None = None) -> bytes:
-    """Code ``message``; ``TextCoding.LM`` (format 2) needs the word model."""
+                   words: WordModel | None = None, word_prosody: bool = False) -> bytes:
+    """Code ``message``; ``TextCoding.LM`` (format 2) needs the word model and is the only
+    format that carries word prosody (with ``timing``)."""
     if coding is TextCoding.LM:
         if words is None:
             raise ValueError("the LM text coding needs a word model")
-        return _encode_v2(message, timing, words)
+        return _encode_v2(message, timing, words, word_prosody)
     text = "".join(p.text for p in message.phrases)
     header = VERSION << 4 | int(coding)
     body = bytearray()

@@ -25,9 +25,10 @@ from .errors import AudioError, ConfigError, FrameError
 from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
+from .prosody import word_prosody
 from .registry import Registry
-from .synthesize import Synthesizer, Utterance
-from .textcoder import WordModel, load_word_model
+from .synthesize import Synthesizer, Utterance, WordTarget
+from .textcoder import WORD, WordModel, load_word_model
 from .transcribe import Transcriber, Transcript
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,14 @@ def text_coding(config: Config) -> TextCoding:
         raise ConfigError(f"codec.text: unknown text coding '{config.codec.text}' (choose lm, brotli or utf8)") from None
 
 
+PROSODY_PRESETS = ("off", "minimal", "balanced")
+
+
 class Sender:
     def __init__(self, config: Config, engines: Engines) -> None:
+        if config.codec.prosody not in PROSODY_PRESETS:
+            raise ConfigError(f"codec.prosody: unknown preset '{config.codec.prosody}' "
+                              f"(choose {', '.join(PROSODY_PRESETS)})")
         self.config = config
         self.transcriber = engines.transcriber
         self.coding_text = text_coding(config)
@@ -134,8 +141,10 @@ class Sender:
         transcript = self.transcriber.transcribe(audio)
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
-        message = message_from_transcript(transcript, self.config.codec.phrase_pause)
-        payload = encode_payload(message, self.coding_text, self.config.codec.timing, self.words)
+        preset = self.config.codec.prosody
+        prosody = word_prosody(audio, transcript.words) if preset == "balanced" else None
+        message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody)
+        payload = encode_payload(message, self.coding_text, preset != "off", self.words, preset == "balanced")
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
@@ -212,8 +221,20 @@ class Receiver:
             return None
 
     def speak(self, message: Message) -> np.ndarray:
-        utterances = [Utterance(p.text, p.seconds or None, p.pause) for p in message.phrases]
-        return self.engines.synthesizer.speak(utterances)
+        return self.engines.synthesizer.speak(utterances(message))
+
+
+def utterances(message: Message) -> list[Utterance]:
+    """The synthesizer's view of a message: phrases, and each phrase's word targets when
+    the message carries one mark per word."""
+    counts = [len(WORD.findall(p.text)) for p in message.phrases]
+    marks = message.words if len(message.words) == sum(counts) else ()
+    out, start = [], 0
+    for phrase, count in zip(message.phrases, counts):
+        words = tuple(WordTarget(m.duration, m.f0) for m in marks[start : start + count])
+        out.append(Utterance(phrase.text, phrase.seconds or None, phrase.pause, words))
+        start += count
+    return out
 
 
 @dataclass(frozen=True)

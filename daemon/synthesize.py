@@ -22,11 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime
+import onnx
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
+from piper.const import BOS, EOS, PAD
+from piper.patch_voice_with_alignment import add_alignment_output
 
 from .config import TtsConfig
+from .pitch import track_pitch
 from .registry import Registry
+from .reshape import Segment, reshape
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +42,34 @@ PEAK = 0.89
 """Output peak level (−1 dBFS), leaving headroom for a sound card's filters."""
 
 
+SEMITONES_RE_100HZ = 12.0
+PUNCTUATION = set(",.;:?!¡¿—…\"'()")
+
+
+@dataclass(frozen=True)
+class WordTarget:
+    """How long one word should last and at what pitch (semitones re 100 Hz, None: any)."""
+
+    seconds: float
+    f0: float | None = None
+
+
 @dataclass(frozen=True)
 class Utterance:
-    """Text to speak, optionally with the time it should take."""
+    """Text to speak, optionally with the time it should take and per-word targets."""
 
     text: str
     seconds: float | None = None
     pause_before: float = 0.0
+    words: tuple[WordTarget, ...] = ()
+    """One target per word of ``text`` (as ``textcoder.WORD`` splits it), or none."""
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    ids: list[int]
+    word_of_id: list[int]
+    """For each phoneme id, the index of the word it belongs to in the utterance, or −1."""
 
 
 def providers(device: str) -> list[str]:
@@ -51,6 +77,13 @@ def providers(device: str) -> list[str]:
     if device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in available):
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+def _whole(u: Utterance, natural: float) -> WordTarget:
+    """One target for a whole phrase, for when espeak's words do not match the text's (it
+    joins "of the" into one word): the phrase's length and its words' median pitch."""
+    pitches = sorted(w.f0 for w in u.words if w.f0 is not None)
+    return WordTarget(u.seconds or natural, pitches[len(pitches) // 2] if pitches else None)
 
 
 class Synthesizer:
@@ -63,8 +96,10 @@ class Synthesizer:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = config.threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        graph = onnx.load(str(model.file(onnx_path)))
+        add_alignment_output(graph)
         session = onnxruntime.InferenceSession(
-            str(model.file(onnx_path)), sess_options=options, providers=providers(config.device)
+            graph.SerializeToString(), sess_options=options, providers=providers(config.device)
         )
         log.info("loaded voice %s (%s)", config.voice, ", ".join(session.get_providers()))
         self.voice = PiperVoice(session=session, config=voice_config)
@@ -74,26 +109,89 @@ class Synthesizer:
         noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if self.config.deterministic else {}
         return SynthesisConfig(length_scale=length_scale, normalize_audio=False, **noise)
 
-    def _sentences(self, text: str) -> list[list[int]]:
-        return [self.voice.phonemes_to_ids(p) for p in self.voice.phonemize(text) if p]
+    def _sentences(self, text: str) -> list[_Sentence]:
+        """Phoneme ids per sentence, each id tagged with its word (espeak puts a space
+        phoneme between words; punctuation stays with the word before it)."""
+        id_map = self.voice.config.phoneme_id_map
+        out, word, started = [], -1, False
+        for phonemes in self.voice.phonemize(text):
+            if not phonemes:
+                continue
+            ids = list(id_map[BOS]) + list(id_map[PAD])
+            owners = [-1] * len(ids)
+            for ph in phonemes:
+                if ph not in id_map:
+                    continue
+                if ph == " ":
+                    started = False
+                elif not started and ph not in PUNCTUATION:
+                    word, started = word + 1, True
+                chunk = list(id_map[ph]) + list(id_map[PAD])
+                ids += chunk
+                owners += [word if ph != " " else -1] * len(chunk)
+            ids += list(id_map[EOS])
+            owners += [-1] * len(id_map[EOS])
+            started = False
+            out.append(_Sentence(ids, owners))
+        return out
 
-    def _render(self, sentences: list[list[int]], length_scale: float) -> np.ndarray:
+    def _render(self, sentences: list[_Sentence], length_scale: float) -> tuple[np.ndarray, list[list[int]]]:
+        """Audio and, per word, its [start, end) in samples."""
         config = self._syn_config(length_scale)
-        parts = [np.asarray(self.voice.phoneme_ids_to_audio(ids, config), dtype=np.float32).reshape(-1) for ids in sentences]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        parts, spans, offset = [], {}, 0
+        for sentence in sentences:
+            audio, samples = self.voice.phoneme_ids_to_audio(sentence.ids, config, include_alignments=True)
+            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            ends = offset + np.cumsum(samples)
+            for i, word in enumerate(sentence.word_of_id):
+                if word >= 0:
+                    start = int(ends[i] - samples[i])
+                    span = spans.setdefault(word, [start, int(ends[i])])
+                    span[1] = int(ends[i])
+            parts.append(audio)
+            offset += len(audio)
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return audio, [spans[k] for k in sorted(spans)]
+
+    def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: tuple[WordTarget, ...]) -> np.ndarray:
+        """Stretch each word to its target length and move it to its target pitch."""
+        track = track_pitch(audio, rate=self.rate)
+        shifts: list[float | None] = []
+        for (start, end), target in zip(spans, targets):
+            voiced = track.f0[(track.times >= start / self.rate) & (track.times < end / self.rate)]
+            voiced = voiced[~np.isnan(voiced)]
+            if target.f0 is None or len(voiced) < 3 or not self.config.follow_pitch:
+                shifts.append(None)
+                continue
+            shifts.append(target.f0 - SEMITONES_RE_100HZ * float(np.log2(np.median(voiced) / 100.0)))
+        known = [x for x in shifts if x is not None]
+        default = float(np.mean(known)) if known else 0.0
+        segments = [
+            Segment(start, end, float(np.clip(t.seconds * self.rate / max(end - start, 1), MIN_LENGTH_SCALE,
+                                              MAX_LENGTH_SCALE)), default if shift is None else shift)
+            for (start, end), t, shift in zip(spans, targets, shifts)
+        ]
+        return reshape(audio, self.rate, segments)
 
     def speak(self, utterances: list[Utterance]) -> np.ndarray:
-        """Render utterances one after another, each with its pause and, if given, its length."""
+        """Render utterances one after another, each with its pause and, if given, its length
+        and its words' lengths and pitches."""
         out: list[np.ndarray] = []
         for u in utterances:
             sentences = self._sentences(u.text)
             if not sentences:
                 continue
-            audio = self._render(sentences, 1.0)
-            if u.seconds and self.config.follow_timing:
+            audio, spans = self._render(sentences, 1.0)
+            if u.words and self.config.follow_timing:
+                if len(u.words) != len(spans):
+                    spans, targets = [[0, len(audio)]], (_whole(u, len(audio) / self.rate),)
+                else:
+                    targets = u.words
+                audio = self._follow_words(audio, spans, targets)
+            elif u.seconds and self.config.follow_timing:
                 length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))
                 if abs(length_scale - 1.0) > RETAKE_TOLERANCE:
-                    audio = self._render(sentences, length_scale)
+                    audio, _ = self._render(sentences, length_scale)
             if self.config.follow_timing and u.pause_before > 0:
                 out.append(np.zeros(int(u.pause_before * self.rate), dtype=np.float32))
             out.append(audio)

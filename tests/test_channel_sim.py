@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def _pipe(sample: str, *channel: str) -> tuple[dict, dict, dict]:
-    encode = subprocess.run([sys.executable, "-m", "telephrase", "encode", sample, "-o", "-", "--json", "--mtu", "40"],
+    encode = subprocess.run([sys.executable, "-m", "telephrase", "encode", sample, "-o", "-", "--json", "--mtu", "32"],
                             capture_output=True, timeout=300, check=True)
     sim = subprocess.run([sys.executable, str(ROOT / "tools" / "channel_sim.py"), *channel],
                          input=encode.stdout, capture_output=True, timeout=60, check=True)

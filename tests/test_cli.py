@@ -64,7 +64,7 @@ def test_loopback_json(tmp_path, samples):
 @pytest.mark.slow
 def test_encode_decode_file_mode(tmp_path, samples):
     tph, out = tmp_path / "msg.tph", tmp_path / "out.wav"
-    result = run_cli("encode", str(SAMPLES / samples[2]["path"]), "-o", str(tph), "--json", "--mtu", "40")
+    result = run_cli("encode", str(SAMPLES / samples[2]["path"]), "-o", str(tph), "--json", "--mtu", "32")
     assert result.returncode == 0, result.stderr
     sent = json.loads(result.stdout)
     assert tph.stat().st_size == sent["file_bytes"] > sent["onair_bytes"] and sent["frames"] > 1

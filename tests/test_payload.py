@@ -121,3 +121,30 @@ def test_version_2_without_the_model_is_a_clear_error(words):
     data = encode_payload(MESSAGE, TextCoding.LM, True, words)
     with pytest.raises(FrameError, match="needs the en-words"):
         decode_payload(data)
+
+
+def test_word_prosody_round_trip(words):
+    from telephrase.message import WordMark
+
+    message = Message(
+        (Phrase(" Hello there,", 0.5, 0.9), Phrase(" shop-boy over.", 0.3, 0.8)),
+        words=(WordMark(" Hello", 0.4, 3.0), WordMark(" there,", 0.5, 5.5), WordMark(" shop-boy", 0.5, None),
+               WordMark(" over.", 0.3, 1.0)),
+        f0_median=3.2,
+    )
+    data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
+    assert data[0] == 0x2C and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
+    decoded = decode_payload(data, words)
+    assert decoded.f0_median == 3.0
+    assert [w.text for w in decoded.words] == ["Hello", "there", "shop", "boy", "over"]
+    assert [w.f0 for w in decoded.words] == [3.0, 5.0, None, None, 1.0]
+    for got, want in zip(decoded.words, (0.4, 0.5, 0.5 * 4 / 7, 0.5 * 3 / 7, 0.3)):
+        assert got.duration == pytest.approx(want, rel=0.1)
+
+
+def test_word_prosody_needs_marks_that_match_the_text(words):
+    from telephrase.message import WordMark
+
+    message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
+    data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
+    assert data[0] == 0x28 and decode_payload(data, words).words == ()

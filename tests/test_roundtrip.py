@@ -114,3 +114,30 @@ def test_bit_errors_at_1e3_are_repaired(engines, samples):
         flipped += link.channel_stats.bits_flipped
         assert [m.text for m in got] == [sent.message.text]
     assert flipped >= 5
+
+
+def test_balanced_prosody_follows_the_senders_words_and_register(engines, samples):
+    """With word prosody the receiver lasts as long as the sender's words and moves the voice
+    toward the sender's pitch: the LJ Speech reader (about 220 Hz) against the joe voice."""
+    import dataclasses
+
+    from telephrase.config import replace
+    from telephrase.pitch import track_pitch
+
+    lj = next(s for s in samples if s["id"].startswith("LJ"))
+    audio = read_audio(SAMPLES / lj["path"])
+    config = replace(engines.config, codec={"prosody": "balanced"})
+    sent = Sender(config, engines).transmit(audio)
+    assert sent.payload[0] & 0x04
+    receiver = Receiver(config, engines)
+    (message,) = [m for f in sent.frames if (m := receiver.accept(f))]
+    assert len(message.words) == len(sent.message.words) and message.f0_median is not None
+    balanced = receiver.speak(message)
+    plain = receiver.speak(dataclasses.replace(message, words=(), f0_median=None))
+    rate = engines.synthesizer.rate
+
+    def median_f0(x):
+        return float(np.nanmedian(track_pitch(x, rate=rate).f0))
+
+    assert median_f0(balanced) > 1.15 * median_f0(plain)
+    assert len(balanced) / rate == pytest.approx(message.seconds, rel=0.2)
