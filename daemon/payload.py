@@ -8,7 +8,8 @@ Format version 2: the text coder's language model and arithmetic-coded timing.
     offset  size  field
     0       1     header: bits 7..4 format version (2); bit 3 phrase timing present;
                   bit 2 word prosody present (needs bit 3);
-                  bits 1..0 language model (0 = en-words, ``models/registry.toml``)
+                  bits 1..0 language model (``models/registry.toml``'s en-words: 0 = its
+                  unigram alone, 1 = with its word pairs ``en-bigrams.tsv.gz``)
     1       rest  one arithmetic-coded stream (``arith``): the text (``textcoder``), and if
                   timing is present, after every gap between two words one adaptive bit
                   "a phrase starts here" (context: the gap holds punctuation or not), then for
@@ -25,8 +26,10 @@ Format version 2: the text coder's language model and arithmetic-coded timing.
                               symbols), or "unvoiced"
 
 A phrase starts at the last run of whitespace in its gap, where Whisper's words begin.
-Test vector (``tests/test_payload.py``): the format 1 example below, with timing, →
-``28 ac d0 b5 25 c7 02 61 70`` (9 bytes, where format 1 with Brotli takes 32).
+Test vectors (``tests/test_payload.py``): the format 1 example below, with timing, →
+``28 ac d0 b5 25 c7 02 61 70`` with language model 0 (9 bytes, where format 1 with Brotli takes
+32), ``29 a3 6a ec 71 6d 6d ab 3c e0`` with language model 1 (word pairs pay off on longer
+text than this).
 
 Format version 1: Brotli or UTF-8 text with varint phrase timing.  All integers are unsigned
 LEB128 varints.
@@ -190,7 +193,7 @@ def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: b
     if marks is not None:
         _encode_word_prosody(out, message.f0_median, marks, _word_share(decoded_seconds, _tokens_by_phrase(text, cuts)))
     flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
-    return bytes([LM_VERSION << 4 | flags]) + out.finish()
+    return bytes([LM_VERSION << 4 | flags | words.lm_id]) + out.finish()
 
 
 def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float, float | None]],
@@ -248,10 +251,14 @@ def _same_gap(text: str, a: int, b: int) -> bool:
 
 
 def _decode_v2(data: bytes, words: WordModel | None) -> Message:
-    if data[0] & 0x03 != 0:
-        raise FrameError(f"payload names language model {data[0] & 0x03}, which this telephrase does not have")
     if words is None:
         raise FrameError("payload format 2 needs the en-words language model")
+    lm = data[0] & 0x03
+    if lm > 1 or (lm == 1 and words.bigrams is None):
+        raise FrameError(f"payload names language model {lm}, which this telephrase does not have"
+                         + (" (its en-words model has no word pairs: reinstall telephrase)" if lm == 1 else ""))
+    if lm == 0:
+        words = words.unigram()
     timing = bool(data[0] & _TIMING)
     inp = ArithmeticDecoder(data[1:])
     models = _TimingModels()

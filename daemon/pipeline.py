@@ -57,7 +57,7 @@ class Engines:
     @cached_property
     def word_model(self) -> WordModel:
         model = self.registry.resolve(self.config.codec.language_model)
-        return load_word_model(str(model.file(model.entry.files[0].path)))
+        return load_word_model(*(str(model.file(f.path)) for f in model.entry.files))
 
 
 @dataclass(frozen=True)

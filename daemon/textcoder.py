@@ -8,9 +8,20 @@ them (spaces, punctuation).  Each part is arithmetic-coded with its own model:
 - **case** with an adaptive model of lower / Capitalised / UPPER / exact spelling, in two
   contexts: at a sentence start and elsewhere;
 - **words** with a unigram language model of 50,000 English words built from ``wordfreq``
-  (``models/en-words.tsv.gz``, see ``tools/build_word_model.py``), mixed with a cache of the
-  words already used in this message, so a repeated name costs a few bits the second time;
-  an unknown word is an escape followed by its spelling, and is then in the cache too.
+  (``models/en-words.tsv.gz``, see ``tools/build_word_model.py``), mixed with the word pairs
+  seen in public-domain and GPL books (``models/en-bigrams.tsv.gz``,
+  ``tools/build_bigram_model.py``; the previous word, or a sentence start, is the context) and
+  with a cache of the words already used in this message, so a repeated name costs a few bits
+  the second time; an unknown word is an escape followed by its spelling, and is then in the
+  cache too.
+
+The word pairs are mixed in by absolute discounting: a context seen ``n`` times whose pair
+``(a, b)`` was seen ``c`` times gives ``b`` the probability ``(c − D)/n`` plus the context's
+left-over mass times the unigram's; as integer counts, the pair adds ``(c − D)·T/backoff`` to
+the unigram count of ``b`` (``T`` the unigram total).  The unigram keeps at least 1/16 of every
+context, and the cache and escape weights grow with the context's total, so they keep their
+share.  The cache stops growing after ``CACHE_LIMIT`` uses: every total stays below the
+coder's 2**30.
 
 The model state starts fresh with every message, so a lost message never corrupts the next
 one: a receiver cannot tell that its context drifted, and would speak garbage if it did.
@@ -21,9 +32,9 @@ from __future__ import annotations
 import gzip
 import itertools
 import re
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +45,11 @@ STATIC_TOTAL = 1 << 22
 CACHE_WEIGHT = STATIC_TOTAL // 32
 """Probability mass a word gains each time it is used (about 3 % on first reuse)."""
 ESCAPE_WEIGHT = STATIC_TOTAL // 40
-MAX_NEW_WORDS = 4096
+CACHE_LIMIT = 400
+"""Word uses the cache counts; later words of a long message are coded without adding to it."""
+MIN_BACKOFF = 16
+"""The unigram's share of a context is at least 1/MIN_BACKOFF."""
+START = "<s>"
 MAX_CODEPOINT = 0x110000
 
 LOWER, TITLE, UPPER, EXACT = range(4)
@@ -44,6 +59,7 @@ _LETTERS = "etaoinshrdlcumwfgypbvkjxqz'0123456789"
 _LETTER_PRIOR = [127, 91, 82, 75, 70, 67, 63, 61, 60, 43, 40, 28, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1,
                  4, 6, 6, 5, 4, 4, 4, 4, 4, 4, 4]
 _END, _OTHER = len(_LETTERS), len(_LETTERS) + 1
+LETTER_SYMBOLS = len(_LETTERS) + 2
 
 _GAP_CHARS = " ,.?!;:-\"'()—…\n"
 _GAPS = [  # (text, text ends here) with prior counts
@@ -57,13 +73,79 @@ _GAPS0 = [(" ", False, 200), ("", False, 20), (' "', False, 4), ('"', False, 2),
 
 
 @dataclass(frozen=True)
+class Context:
+    """The words seen after one context, ascending by word index, and their cumulative
+    counts (scaled to add to the unigram's); one more entry for the total."""
+
+    followers: tuple[int, ...]
+    cumulative: tuple[int, ...]
+
+    def prefix(self, i: int) -> int:
+        """Counts of the followers before word ``i``."""
+        return self.cumulative[bisect_left(self.followers, i)]
+
+
+@dataclass(frozen=True)
+class BigramModel:
+    """Word pairs: for a previous word's index (or ``-1``, a sentence start), its context."""
+
+    contexts: dict[int, Context]
+
+    @classmethod
+    def load(cls, path: str | Path, index: dict[str, int]) -> BigramModel:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            _, discount = next(f).split("\t")
+            d = int(discount)
+            contexts = {}
+            for line in f:
+                word, seen, followers = line.rstrip("\n").split("\t")
+                pairs = sorted((index[b], int(c)) for b, c in (item.split(":") for item in followers.split()))
+                n = int(seen)
+                backoff = (n - sum(c for _, c in pairs)) * 1000 + d * len(pairs)
+                denominator = max(backoff, n * 1000 // MIN_BACKOFF)
+                counts = [max(1, (c * 1000 - d) * STATIC_TOTAL // denominator) for _, c in pairs]
+                contexts[-1 if word == START else index[word]] = Context(
+                    tuple(i for i, _ in pairs), tuple(itertools.accumulate(counts, initial=0)))
+        return cls(contexts)
+
+
+def letter_contexts(word: str) -> Iterator[tuple[str, int]]:
+    """The symbols that spell ``word`` (its end mark last), each with the two before it."""
+    context = "^^"
+    for ch in word:
+        i = _LETTERS.find(ch)
+        yield context, i if i >= 0 else _OTHER
+        context = context[1] + (ch if i >= 0 else "?")
+    yield context, _END
+
+
+def load_letters(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Spelling priors: a context of two, one or no symbols → a count per symbol."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = (line.rstrip("\n").split("\t") for line in f if line.strip("\n"))
+        return {key: tuple(int(c) for c in counts.split()) for key, counts in rows}
+
+
+@dataclass(frozen=True)
 class WordModel:
-    """A static unigram model: words, their frequency counts and cumulative counts."""
+    """A static unigram model: words, their frequency counts and cumulative counts; and
+    optionally word pairs."""
 
     words: tuple[str, ...]
     index: dict[str, int]
     cumulative: tuple[int, ...]
     """``cumulative[i]`` = sum of counts of words before ``i``; one more entry for the total."""
+    bigrams: BigramModel | None = None
+    letters: dict[str, tuple[int, ...]] | None = None
+
+    @property
+    def lm_id(self) -> int:
+        """The payload header's language-model number: 0 unigram, 1 with word pairs and
+        spelling priors."""
+        return 0 if self.bigrams is None else 1
+
+    def unigram(self) -> WordModel:
+        return replace(self, bigrams=None, letters=None)
 
     @classmethod
     def load(cls, path: str | Path) -> WordModel:
@@ -77,8 +159,15 @@ class WordModel:
 
 
 @lru_cache(maxsize=4)
-def load_word_model(path: str) -> WordModel:
-    return WordModel.load(path)
+def load_word_model(path: str, bigrams: str = "", letters: str = "") -> WordModel:
+    """The unigram at ``path``; with the word pairs at ``bigrams`` and the spelling priors at
+    ``letters`` (both or neither: together they are language model 1)."""
+    model = WordModel.load(path)
+    if bool(bigrams) != bool(letters):
+        raise ValueError("the word pairs and the spelling priors come together")
+    if not bigrams:
+        return model
+    return replace(model, bigrams=BigramModel.load(bigrams, model.index), letters=load_letters(letters))
 
 
 class _Fenwick:
@@ -103,23 +192,41 @@ class _Fenwick:
 
 
 class _WordCoder:
-    """Static unigram plus a cache of this message's words, plus an escape for new ones."""
+    """Static unigram and word pairs, plus a cache of this message's words, plus an escape
+    for new ones."""
 
     def __init__(self, model: WordModel) -> None:
         self.model = model
         self.vocabulary = len(model.words)
         self.new_words: list[str] = []
         self.new_index: dict[str, int] = {}
-        self.cache = _Fenwick(self.vocabulary + MAX_NEW_WORDS)
+        self.cache = _Fenwick(self.vocabulary + CACHE_LIMIT)
+        self.previous: str | None = None
+        self.context: Context | None = None
+        self.scale = 1
+
+    def follow(self, sentence_start: bool) -> None:
+        """Take the context of the next word: a sentence start, or the previous word."""
+        self.context = None
+        if self.model.bigrams is not None:
+            key = -1 if sentence_start else self.model.index.get(self.previous or "")
+            self.context = None if key is None else self.model.bigrams.contexts.get(key)
+        static = self.model.cumulative[-1]
+        self.scale = 1 if self.context is None else (static + self.context.cumulative[-1]) // static
 
     def _static_cum(self, i: int) -> int:
         return self.model.cumulative[min(i, self.vocabulary)]
 
     def _cum(self, i: int) -> int:
-        return self._static_cum(i) + CACHE_WEIGHT * self.cache.prefix(i)
+        pairs = 0 if self.context is None else self.context.prefix(i)
+        return self._static_cum(i) + pairs + self.scale * CACHE_WEIGHT * self.cache.prefix(i)
 
     def _total(self) -> int:
-        return self.model.cumulative[-1] + CACHE_WEIGHT * self.cache.total + ESCAPE_WEIGHT
+        pairs = 0 if self.context is None else self.context.cumulative[-1]
+        return self.model.cumulative[-1] + pairs + self.scale * (CACHE_WEIGHT * self.cache.total + ESCAPE_WEIGHT)
+
+    def _escape(self) -> int:
+        return self.scale * ESCAPE_WEIGHT
 
     def _symbols(self) -> int:
         return self.vocabulary + len(self.new_words)
@@ -133,7 +240,7 @@ class _WordCoder:
         i = self.lookup(word)
         total = self._total()
         if i is None:
-            encoder.encode(total - ESCAPE_WEIGHT, total, total)
+            encoder.encode(total - self._escape(), total, total)
             return False
         encoder.encode(self._cum(i), self._cum(i + 1), total)
         self.remember(word)
@@ -142,8 +249,8 @@ class _WordCoder:
     def decode(self, decoder: ArithmeticDecoder) -> str | None:
         total = self._total()
         target = decoder.target(total)
-        if target >= total - ESCAPE_WEIGHT:
-            decoder.consume(total - ESCAPE_WEIGHT, total, total)
+        if target >= total - self._escape():
+            decoder.consume(total - self._escape(), total, total)
             return None
         lo, hi = 0, self._symbols() - 1
         while lo < hi:
@@ -158,10 +265,11 @@ class _WordCoder:
         return word
 
     def remember(self, word: str) -> None:
+        self.previous = word
+        if self.cache.total >= CACHE_LIMIT:
+            return
         i = self.lookup(word)
         if i is None:
-            if len(self.new_words) >= MAX_NEW_WORDS:
-                return
             i = self.vocabulary + len(self.new_words)
             self.new_index[word] = i
             self.new_words.append(word)
@@ -212,6 +320,18 @@ class _TextModels:
         self.gaps = FrequencyModel([p for *_, p in _GAPS] + [1, 1])
         self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
         self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
+        self.priors = model.letters
+        self.spellers: dict[str, FrequencyModel] = {}
+
+    def speller(self, context: str) -> FrequencyModel:
+        """The adaptive model of the letter after ``context``, started from the longest
+        context the spelling priors know."""
+        model = self.spellers.get(context)
+        if model is None:
+            assert self.priors is not None
+            prior = self.priors.get(context) or self.priors.get(context[1:]) or self.priors[""]
+            model = self.spellers[context] = FrequencyModel(prior)
+        return model
 
 
 class TextEncoder(_TextModels):
@@ -240,8 +360,12 @@ class TextEncoder(_TextModels):
         case = _case_of(token)
         self.cases[sentence_start].encode(self.out, case)
         word = token if case == EXACT else token.lower()
+        self.words.follow(sentence_start)
         if not self.words.encode(self.out, word):
-            self._spell(word, self.letters, _LETTERS)
+            if self.priors is None:
+                self._spell(word, self.letters, _LETTERS)
+            else:
+                self._spell_word(word)
             self.words.remember(word)
 
     def _gap(self, gap: str, final: bool, first: bool) -> None:
@@ -252,6 +376,12 @@ class TextEncoder(_TextModels):
                 return
         model.encode(self.out, len(table) + final)
         self._spell(gap, self.gap_chars, _GAP_CHARS)
+
+    def _spell_word(self, word: str) -> None:
+        for (context, symbol), ch in zip(letter_contexts(word), [*word, ""]):
+            self.speller(context).encode(self.out, symbol)
+            if symbol == _OTHER:
+                encode_uniform(self.out, ord(ch), MAX_CODEPOINT)
 
     def _spell(self, text: str, model: FrequencyModel, alphabet: str) -> None:
         end, other = len(alphabet), len(alphabet) + 1
@@ -301,9 +431,10 @@ class TextDecoder(_TextModels):
 
     def _word(self, sentence_start: bool) -> str:
         case = self.cases[sentence_start].decode(self.inp)
+        self.words.follow(sentence_start)
         word = self.words.decode(self.inp)
         if word is None:
-            word = self._spell(self.letters, _LETTERS)
+            word = self._spell(self.letters, _LETTERS) if self.priors is None else self._spell_word()
             self.words.remember(word)
         return word if case == EXACT else _apply_case(word, case)
 
@@ -314,6 +445,17 @@ class TextDecoder(_TextModels):
             text, final, _ = table[symbol]
             return text, final
         return self._spell(self.gap_chars, _GAP_CHARS), symbol == len(table) + 1
+
+    def _spell_word(self) -> str:
+        chars: list[str] = []
+        context = "^^"
+        while (symbol := self.speller(context).decode(self.inp)) != _END:
+            ch = _LETTERS[symbol] if symbol < _END else chr(decode_uniform(self.inp, MAX_CODEPOINT))
+            chars.append(ch)
+            context = context[1] + (ch if symbol < _END else "?")
+            if len(chars) > self.max_chars:
+                raise ValueError("corrupt text stream")
+        return "".join(chars)
 
     def _spell(self, model: FrequencyModel, alphabet: str) -> str:
         chars: list[str] = []

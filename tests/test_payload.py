@@ -76,16 +76,19 @@ def test_phrases_split_at_pauses():
 
 @pytest.fixture(scope="module")
 def words():
+    """Language model 1, as the pipeline loads it: unigram, word pairs, spelling priors."""
     from telephrase.registry import Registry
     from telephrase.textcoder import load_word_model
 
     model = Registry().resolve("en-words")
-    return load_word_model(str(model.file("en-words.tsv.gz")))
+    return load_word_model(*(str(model.file(f.path)) for f in model.entry.files))
 
 
-def test_version_2_test_vector(words):
-    data = encode_payload(MESSAGE, TextCoding.LM, timing=True, words=words)
-    assert data == bytes.fromhex("28 ac d0 b5 25 c7 02 61 70")
+@pytest.mark.parametrize("lm, vector", [(0, "28 ac d0 b5 25 c7 02 61 70"), (1, "29 a3 6a ec 71 6d 6d ab 3c e0")])
+def test_version_2_test_vectors(words, lm, vector):
+    model = words if lm else words.unigram()
+    data = encode_payload(MESSAGE, TextCoding.LM, timing=True, words=model)
+    assert data == bytes.fromhex(vector)
     decoded = decode_payload(data, words)
     assert [p.text for p in decoded.phrases] == [p.text for p in MESSAGE.phrases]
     for got, sent in zip(decoded.phrases, MESSAGE.phrases):
@@ -93,14 +96,44 @@ def test_version_2_test_vector(words):
         assert got.seconds == pytest.approx(sent.seconds, rel=0.05)
 
 
+def test_language_model_1_needs_the_word_pairs(words):
+    data = encode_payload(MESSAGE, TextCoding.LM, True, words)
+    with pytest.raises(FrameError, match="language model 1"):
+        decode_payload(data, words.unigram())
+
+
+def test_word_pairs_and_spelling_priors_save_bits(words):
+    """A sentence from Alice's Adventures in Wonderland (not in the test corpus), and a name
+    the vocabulary lacks, spelled out."""
+    text = (" So she was considering in her own mind, as well as she could, whether the pleasure of making a"
+            " daisy-chain would be worth the trouble of getting up and picking the daisies, when suddenly"
+            " a White Rabbit with pink eyes ran close by her. Said Brangwyn Tregothnan.")
+    message = Message((Phrase(text, 0.0, 12.0),))
+    full = len(encode_payload(message, TextCoding.LM, False, words))
+    assert full < 0.96 * len(encode_payload(message, TextCoding.LM, False, words.unigram()))
+
+
+def test_long_messages_stop_growing_the_cache(words):
+    import random
+
+    rng = random.Random(5)
+    vocabulary = [*words.words[:3000], "zorblax", "quendrith", "mrrp"]
+    text = " " + " ".join(rng.choice(vocabulary) for _ in range(1500)) + "."
+    message = Message((Phrase(text, 0.0, 600.0),))
+    for model in (words, words.unigram()):
+        assert decode_payload(encode_payload(message, TextCoding.LM, True, model), words).text == message.text
+
+
 @pytest.mark.parametrize("text", [
     " Hello there. Over.", "", " ", "...", ' "Quoted," he said; then—nothing!', " Grüße aus Köln, 東京 and 🚀 №5",
     " 1998 McDonald's iPhone NASA I I I", "a_b\n\tc", " Zarathustra Zarathustra zarathustra ZARATHUSTRA",
 ])
 @pytest.mark.parametrize("timing", [True, False])
-def test_version_2_is_lossless_for_any_text(words, text, timing):
+@pytest.mark.parametrize("lm", [0, 1])
+def test_version_2_is_lossless_for_any_text(words, text, timing, lm):
     message = Message((Phrase(text, 0.2, 1.0),))
-    assert decode_payload(encode_payload(message, TextCoding.LM, timing, words), words).text == message.text
+    model = words if lm else words.unigram()
+    assert decode_payload(encode_payload(message, TextCoding.LM, timing, model), words).text == message.text
 
 
 def test_version_2_keeps_phrases_even_without_spaces(words):
@@ -133,7 +166,7 @@ def test_word_prosody_round_trip(words):
         f0_median=3.2,
     )
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x2C and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
+    assert data[0] == 0x2D and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
     decoded = decode_payload(data, words)
     assert decoded.f0_median == 3.0
     assert [w.text for w in decoded.words] == ["Hello", "there", "shop", "boy", "over"]
@@ -147,4 +180,4 @@ def test_word_prosody_needs_marks_that_match_the_text(words):
 
     message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x28 and decode_payload(data, words).words == ()
+    assert data[0] == 0x29 and decode_payload(data, words).words == ()
