@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ from .config import TtsConfig
 from .pitch import track_pitch
 from .registry import Registry
 from .reshape import Segment, reshape
+from .textcoder import WORD
+from .wordmap import align_runs, text_weight
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +83,31 @@ def providers(device: str) -> list[str]:
 
 
 def _whole(u: Utterance, natural: float) -> WordTarget:
-    """One target for a whole phrase, for when espeak's words do not match the text's (it
-    joins "of the" into one word): the phrase's length and its words' median pitch."""
+    """One target for a whole phrase, for when espeak's words cannot be matched to the
+    text's: the phrase's length and its words' median pitch."""
     pitches = sorted(w.f0 for w in u.words if w.f0 is not None)
     return WordTarget(u.seconds or natural, pitches[len(pitches) // 2] if pitches else None)
+
+
+def _matched(u: Utterance, spans: list[list[int]], phonemes: list[int]) -> tuple[list[list[int]], list[WordTarget]] | None:
+    """Spans and targets run by run (``wordmap``): text words that espeak joined share one
+    span, their lengths summed and pitches averaged; a text word spoken as several words
+    gives each a share of its length by their natural lengths."""
+    tokens = WORD.findall(u.text)
+    runs = align_runs([text_weight(w) for w in tokens], phonemes) if len(tokens) == len(u.words) else None
+    if runs is None:
+        return None
+    out_spans, targets = [], []
+    for text_words, spoken in runs:
+        group = [u.words[i] for i in text_words]
+        pitches = [w.f0 for w in group if w.f0 is not None]
+        f0 = sum(pitches) / len(pitches) if pitches else None
+        seconds = sum(w.seconds for w in group)
+        natural = sum(spans[j][1] - spans[j][0] for j in spoken) or 1
+        for j in spoken:
+            out_spans.append(spans[j])
+            targets.append(WordTarget(seconds * (spans[j][1] - spans[j][0]) / natural, f0))
+    return out_spans, targets
 
 
 class Synthesizer:
@@ -153,7 +177,7 @@ class Synthesizer:
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, [spans[k] for k in sorted(spans)]
 
-    def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: tuple[WordTarget, ...]) -> np.ndarray:
+    def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: list[WordTarget]) -> np.ndarray:
         """Stretch each word to its target length and move it to its target pitch."""
         track = track_pitch(audio, rate=self.rate)
         shifts: list[float | None] = []
@@ -183,10 +207,12 @@ class Synthesizer:
                 continue
             audio, spans = self._render(sentences, 1.0)
             if u.words and self.config.follow_timing:
-                if len(u.words) != len(spans):
-                    spans, targets = [[0, len(audio)]], (_whole(u, len(audio) / self.rate),)
+                phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
+                matched = _matched(u, spans, [phonemes[j] for j in range(len(spans))])
+                if matched is None:
+                    spans, targets = [[0, len(audio)]], [_whole(u, len(audio) / self.rate)]
                 else:
-                    targets = u.words
+                    spans, targets = matched
                 audio = self._follow_words(audio, spans, targets)
             elif u.seconds and self.config.follow_timing:
                 length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))

@@ -141,3 +141,24 @@ def test_balanced_prosody_follows_the_senders_words_and_register(engines, sample
 
     assert median_f0(balanced) > 1.15 * median_f0(plain)
     assert len(balanced) / rate == pytest.approx(message.seconds, rel=0.2)
+
+
+def test_words_espeak_joins_keep_their_own_pitch(engines):
+    """espeak speaks "of the" as one word; the words around it still get their own targets
+    (``wordmap``) instead of one flat target for the whole phrase: a phrase asked to start
+    high and end low falls further than the same phrase asked to stay level."""
+    from telephrase.pitch import track_pitch
+    from telephrase.synthesize import Utterance, WordTarget
+
+    text = " He should notice the position and temperature of the body,"
+
+    def fall(pitches):
+        words = tuple(WordTarget(0.35, f0) for f0 in pitches)
+        audio = engines.synthesizer.speak([Utterance(text, None, 0.0, words)])
+        track = track_pitch(audio, rate=engines.synthesizer.rate)
+        half = track.times[-1] / 2
+        first = np.nanmedian(track.f0[track.times < half * 0.8])
+        last = np.nanmedian(track.f0[track.times > half * 1.2])
+        return 12 * np.log2(first / last)
+
+    assert fall([8.0] * 5 + [-4.0] * 5) > fall([2.0] * 10) + 3
