@@ -232,7 +232,7 @@ def utterances(message: Message) -> list[Utterance]:
     out, start = [], 0
     for phrase, count in zip(message.phrases, counts):
         words = tuple(WordTarget(m.duration, m.f0) for m in marks[start : start + count])
-        out.append(Utterance(phrase.text, phrase.seconds or None, phrase.pause, words))
+        out.append(Utterance(phrase.text, phrase.seconds or None, phrase.pause, words, message.f0_median))
         start += count
     return out
 

@@ -46,6 +46,11 @@ PEAK = 0.89
 
 
 SEMITONES_RE_100HZ = 12.0
+MAX_REGISTER = 9.0
+"""How far (semitones) the voice moves toward the sender's register.  The words' movement
+around the register is kept in full on top of it: a male voice lifted by the whole distance to
+a soprano (18 semitones and more) sounds like no one, and would leave PSOLA's one-octave
+range no room for the intonation."""
 PUNCTUATION = set(",.;:?!¡¿—…\"'()")
 
 
@@ -66,6 +71,9 @@ class Utterance:
     pause_before: float = 0.0
     words: tuple[WordTarget, ...] = ()
     """One target per word of ``text`` (as ``textcoder.WORD`` splits it), or none."""
+    register: float | None = None
+    """The sender's median pitch (semitones re 100 Hz), which the words' pitches are heard
+    against; None: take the median of the words' own."""
 
 
 @dataclass(frozen=True)
@@ -177,17 +185,24 @@ class Synthesizer:
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, [spans[k] for k in sorted(spans)]
 
-    def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: list[WordTarget]) -> np.ndarray:
-        """Stretch each word to its target length and move it to its target pitch."""
+    def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: list[WordTarget],
+                      register: float | None) -> np.ndarray:
+        """Stretch each word to its target length, and give it the sender's pitch movement
+        around the voice's own register, moved toward the sender's (``MAX_REGISTER``)."""
         track = track_pitch(audio, rate=self.rate)
-        shifts: list[float | None] = []
-        for (start, end), target in zip(spans, targets):
+        natural: list[float | None] = []
+        for start, end in spans:
             voiced = track.f0[(track.times >= start / self.rate) & (track.times < end / self.rate)]
             voiced = voiced[~np.isnan(voiced)]
-            if target.f0 is None or len(voiced) < 3 or not self.config.follow_pitch:
-                shifts.append(None)
-                continue
-            shifts.append(target.f0 - SEMITONES_RE_100HZ * float(np.log2(np.median(voiced) / 100.0)))
+            natural.append(SEMITONES_RE_100HZ * float(np.log2(np.median(voiced) / 100.0)) if len(voiced) >= 3 else None)
+        pairs = [(t.f0, n) for t, n in zip(targets, natural) if t.f0 is not None and n is not None]
+        shifts: list[float | None] = [None] * len(targets)
+        if pairs and self.config.follow_pitch:
+            sender = register if register is not None else float(np.median([t for t, _ in pairs]))
+            own = float(np.median([n for _, n in pairs]))
+            lift = float(np.clip(sender - own, -MAX_REGISTER, MAX_REGISTER))
+            shifts = [None if t.f0 is None or n is None else own + lift + (t.f0 - sender) - n
+                      for t, n in zip(targets, natural)]
         known = [x for x in shifts if x is not None]
         default = float(np.mean(known)) if known else 0.0
         segments = [
@@ -213,7 +228,7 @@ class Synthesizer:
                     spans, targets = [[0, len(audio)]], [_whole(u, len(audio) / self.rate)]
                 else:
                     spans, targets = matched
-                audio = self._follow_words(audio, spans, targets)
+                audio = self._follow_words(audio, spans, targets, u.register)
             elif u.seconds and self.config.follow_timing:
                 length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))
                 if abs(length_scale - 1.0) > RETAKE_TOLERANCE:

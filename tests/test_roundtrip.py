@@ -162,3 +162,28 @@ def test_words_espeak_joins_keep_their_own_pitch(engines):
         return 12 * np.log2(first / last)
 
     assert fall([8.0] * 5 + [-4.0] * 5) > fall([2.0] * 10) + 3
+
+
+def test_a_high_voice_keeps_its_intonation(engines):
+    """A sender some 17 semitones above the joe voice: the voice moves part of
+    the way toward that register and keeps the words' movement around it, rather than pinning
+    every word at the one-octave limit of PSOLA."""
+    from telephrase.pitch import track_pitch
+    from telephrase.synthesize import Utterance, WordTarget
+
+    text = " The invention of movable metal letters in the middle of the century"
+    rate = engines.synthesizer.rate
+
+    def halves(pitches):
+        words = tuple(WordTarget(0.3, f0) for f0 in pitches)
+        audio = engines.synthesizer.speak([Utterance(text, None, 0.0, words, register=14.0)])
+        track = track_pitch(audio, rate=rate)
+        half = track.times[-1] / 2
+        return (12 * np.log2(np.nanmedian(track.f0[track.times < half * 0.8]) / 100),
+                12 * np.log2(np.nanmedian(track.f0[track.times > half * 1.2]) / 100))
+
+    (rise_a, rise_b), (flat_a, flat_b) = halves([19.0] * 6 + [9.0] * 6), halves([14.0] * 12)
+    assert (rise_a - rise_b) > (flat_a - flat_b) + 4
+    plain = engines.synthesizer.speak([Utterance(text)])
+    plain_median = 12 * np.log2(np.nanmedian(track_pitch(plain, rate=rate).f0) / 100)
+    assert (flat_a + flat_b) / 2 > plain_median + 5
