@@ -25,9 +25,10 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
         p.add_argument("--language", metavar="CODE", help="spoken language (default: detect)")
         p.add_argument("--text-coding", choices=["lm", "brotli", "utf8"],
                        help="how the text is coded: lm (language model, default), brotli or utf8")
-        p.add_argument("--prosody", choices=["off", "minimal", "balanced"],
+        p.add_argument("--prosody", choices=["off", "minimal", "balanced", "expressive"],
                        help="what is sent besides the text: off; minimal (phrase pauses and durations, "
-                       "the default); balanced (also every word's duration and pitch)")
+                       "the default); balanced (also the speaker's median pitch and every word's pitch); "
+                       "expressive (also every word's duration)")
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
         p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"],
                        help="Reed-Solomon strength per frame (default auto: by frame length)")

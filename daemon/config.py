@@ -61,8 +61,9 @@ class CodecConfig:
     """Registry name of the text coder's word model."""
     prosody: str = "minimal"
     """What is sent besides the text: ``off`` nothing; ``minimal`` each phrase's pause and
-    duration, so the receiver keeps the sender's pace; ``balanced`` also every word's duration
-    and pitch and the speaker's median pitch, so it follows their rhythm and intonation."""
+    duration, so the receiver keeps the sender's pace; ``balanced`` also the speaker's median
+    pitch and every word's pitch, so it follows their register and intonation; ``expressive``
+    also every word's duration, for their rhythm."""
     phrase_pause: float = 0.25
     """A gap between words at least this long (seconds) starts a new phrase."""
 

@@ -30,7 +30,9 @@ class WordMark:
     """One word's prosody: ``text`` is the word as the marks are aligned to it."""
 
     text: str
-    duration: float
+    duration: float | None
+    """Seconds; None where the message leaves the word's length to the synthesizer (only the
+    phrase's length was sent)."""
     f0: float | None = None
     """Mean pitch in semitones re 100 Hz; None where the word is unvoiced."""
 

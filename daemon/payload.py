@@ -18,9 +18,10 @@ Format version 2: the text coder's language model and arithmetic-coded timing.
                     duration  32 bins of its ratio to 72 ms a character (13.9 characters a
                               second is the development corpus's rate): 2^((bin − 16)/8)
                   and if word prosody is present, the speaker's median pitch (38 symbols:
-                  −12 … +24 semitones re 100 Hz, or none), then for every word of the text:
-                    duration  13 bins of its ratio to its share (by characters) of its
-                              phrase's decoded duration: 2^((bin − 6)/4)
+                  −12 … +24 semitones re 100 Hz, or none), one bit "word durations
+                  present", then for every word of the text:
+                    duration  if present, 13 bins of its ratio to its share (by characters)
+                              of its phrase's decoded duration: 2^((bin − 6)/4)
                     pitch     its level in 2-semitone steps around the median (−6 … +6),
                               coded as the change from the previous voiced word (25
                               symbols), or "unvoiced"
@@ -126,6 +127,7 @@ class _WordModels:
 
     def __init__(self) -> None:
         self.median = FrequencyModel([1] * (MEDIAN_BINS + 1))
+        self.durations_present = FrequencyModel([1, 1])
         self.durations = FrequencyModel([1, 1, 2, 4, 8, 14, 20, 14, 8, 4, 2, 1, 1])
         deltas = [max(1, 24 - 5 * abs(d)) for d in range(-2 * F0_LEVELS, 2 * F0_LEVELS + 1)]
         self.pitches = FrequencyModel(deltas + [12])
@@ -135,7 +137,7 @@ def _tokens_by_phrase(text: str, cuts: list[int]) -> list[tuple[re.Match, int]]:
     return [(m, bisect.bisect_right(cuts, m.start())) for m in WORD.finditer(text)]
 
 
-def _token_marks(message: Message, text: str) -> list[tuple[float, float | None]] | None:
+def _token_marks(message: Message, text: str) -> list[tuple[float | None, float | None]] | None:
     """(duration, f0) for each word token of ``text``, from the sender's word marks; a mark
     covering several tokens ("shop-boy") shares its duration by characters."""
     if not message.words or "".join(w.text for w in message.words) != text:
@@ -146,7 +148,11 @@ def _token_marks(message: Message, text: str) -> list[tuple[float, float | None]
     chars = collections.Counter()
     for m, o in zip(tokens, owner):
         chars[o] += len(m.group())
-    return [(message.words[o].duration * len(m.group()) / chars[o], message.words[o].f0) for m, o in zip(tokens, owner)]
+    out = []
+    for m, o in zip(tokens, owner):
+        duration = message.words[o].duration
+        out.append((None if duration is None else duration * len(m.group()) / chars[o], message.words[o].f0))
+    return out
 
 
 def _word_share(phrase_seconds: list[float], tokens: list[tuple[re.Match, int]]) -> list[float]:
@@ -166,7 +172,7 @@ def _cut(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in zip(edges, edges[1:])]
 
 
-def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: bool) -> bytes:
+def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: bool, word_durations: bool) -> bytes:
     text = "".join(p.text for p in message.phrases)
     starts, position = [], 0
     for p in message.phrases[:-1]:
@@ -191,20 +197,25 @@ def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: b
             models.durations.encode(out, b)
             decoded_seconds.append(_duration_value(b, text_of))
     if marks is not None:
-        _encode_word_prosody(out, message.f0_median, marks, _word_share(decoded_seconds, _tokens_by_phrase(text, cuts)))
+        durations = word_durations and all(d is not None for d, _ in marks)
+        _encode_word_prosody(out, message.f0_median, marks, _word_share(decoded_seconds, _tokens_by_phrase(text, cuts))
+                             if durations else None)
     flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
     return bytes([LM_VERSION << 4 | flags | words.lm_id]) + out.finish()
 
 
-def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float, float | None]],
-                         shares: list[float]) -> None:
+def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float | None, float | None]],
+                         shares: list[float] | None) -> None:
+    """``shares``: each word's expected duration, or None to send no word durations."""
     models = _WordModels()
     median_bin = MEDIAN_BINS if median is None else min(MEDIAN_BINS - 1, max(0, round(median) - MEDIAN_LOW))
     models.median.encode(out, median_bin)
+    models.durations_present.encode(out, int(shares is not None))
     previous = 0
-    for (duration, f0), share in zip(marks, shares):
-        ratio = max(duration, 1e-3) / share
-        models.durations.encode(out, min(WORD_DURATION_BINS - 1, max(0, 6 + round(4 * math.log2(ratio)))))
+    for i, (duration, f0) in enumerate(marks):
+        if shares is not None:
+            ratio = max(duration, 1e-3) / shares[i]
+            models.durations.encode(out, min(WORD_DURATION_BINS - 1, max(0, 6 + round(4 * math.log2(ratio)))))
         if f0 is None or median_bin == MEDIAN_BINS:
             models.pitches.encode(out, 4 * F0_LEVELS + 1)
             continue
@@ -218,9 +229,10 @@ def _decode_word_prosody(inp: ArithmeticDecoder, tokens: list[tuple[re.Match, in
     models = _WordModels()
     median_bin = models.median.decode(inp)
     median = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
+    durations = bool(models.durations_present.decode(inp))
     marks, previous = [], 0
     for (m, _), share in zip(tokens, shares):
-        duration = share * 2 ** ((models.durations.decode(inp) - 6) / 4)
+        duration = share * 2 ** ((models.durations.decode(inp) - 6) / 4) if durations else None
         symbol = models.pitches.decode(inp)
         f0 = None
         if symbol != 4 * F0_LEVELS + 1:
@@ -306,13 +318,14 @@ def _units(seconds: float) -> int:
 
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
-                   words: WordModel | None = None, word_prosody: bool = False) -> bytes:
+                   words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True) -> bytes:
     """Code ``message``; ``TextCoding.LM`` (format 2) needs the word model and is the only
-    format that carries word prosody (with ``timing``)."""
+    format that carries word prosody (with ``timing``): each word's pitch, and its duration
+    unless ``word_durations`` is off."""
     if coding is TextCoding.LM:
         if words is None:
             raise ValueError("the LM text coding needs a word model")
-        return _encode_v2(message, timing, words, word_prosody)
+        return _encode_v2(message, timing, words, word_prosody, word_durations)
     text = "".join(p.text for p in message.phrases)
     header = VERSION << 4 | int(coding)
     body = bytearray()

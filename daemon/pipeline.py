@@ -108,7 +108,8 @@ def text_coding(config: Config) -> TextCoding:
         raise ConfigError(f"codec.text: unknown text coding '{config.codec.text}' (choose lm, brotli or utf8)") from None
 
 
-PROSODY_PRESETS = ("off", "minimal", "balanced")
+PROSODY_PRESETS = ("off", "minimal", "balanced", "expressive")
+WORD_PROSODY_PRESETS = ("balanced", "expressive")
 
 
 class Sender:
@@ -142,9 +143,10 @@ class Sender:
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
         preset = self.config.codec.prosody
-        prosody = word_prosody(audio, transcript.words) if preset == "balanced" else None
+        prosody = word_prosody(audio, transcript.words) if preset in WORD_PROSODY_PRESETS else None
         message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody)
-        payload = encode_payload(message, self.coding_text, preset != "off", self.words, preset == "balanced")
+        payload = encode_payload(message, self.coding_text, preset != "off", self.words,
+                                 word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive")
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,19 +47,22 @@ PEAK = 0.89
 
 
 SEMITONES_RE_100HZ = 12.0
-MAX_REGISTER = 9.0
-"""How far (semitones) the voice moves toward the sender's register.  The words' movement
-around the register is kept in full on top of it: a male voice lifted by the whole distance to
-a soprano (18 semitones and more) sounds like no one, and would leave PSOLA's one-octave
-range no room for the intonation."""
+REGISTER_SHARE = 0.6
+MAX_REGISTER = 10.0
+"""The voice moves ``REGISTER_SHARE`` of the way toward the sender's register, at most this
+many semitones; the words' movement around the register is kept in full on top of it.  A male
+voice lifted by the whole distance to a soprano (18 semitones and more) sounds like no one and
+leaves PSOLA's one-octave range no room for the intonation; a share rather than a cut-off keeps
+higher senders higher, so listeners can still tell them apart."""
 PUNCTUATION = set(",.;:?!¡¿—…\"'()")
 
 
 @dataclass(frozen=True)
 class WordTarget:
-    """How long one word should last and at what pitch (semitones re 100 Hz, None: any)."""
+    """How long one word should last (None: as the phrase's pace gives it) and at what pitch
+    (semitones re 100 Hz, None: any)."""
 
-    seconds: float
+    seconds: float | None
     f0: float | None = None
 
 
@@ -94,7 +98,12 @@ def _whole(u: Utterance, natural: float) -> WordTarget:
     """One target for a whole phrase, for when espeak's words cannot be matched to the
     text's: the phrase's length and its words' median pitch."""
     pitches = sorted(w.f0 for w in u.words if w.f0 is not None)
-    return WordTarget(u.seconds or natural, pitches[len(pitches) // 2] if pitches else None)
+    seconds = (u.seconds or natural) if _has_durations(u.words) else None
+    return WordTarget(seconds, pitches[len(pitches) // 2] if pitches else None)
+
+
+def _has_durations(words: Sequence[WordTarget]) -> bool:
+    return all(w.seconds is not None for w in words)
 
 
 def _matched(u: Utterance, spans: list[list[int]], phonemes: list[int]) -> tuple[list[list[int]], list[WordTarget]] | None:
@@ -110,11 +119,12 @@ def _matched(u: Utterance, spans: list[list[int]], phonemes: list[int]) -> tuple
         group = [u.words[i] for i in text_words]
         pitches = [w.f0 for w in group if w.f0 is not None]
         f0 = sum(pitches) / len(pitches) if pitches else None
-        seconds = sum(w.seconds for w in group)
+        seconds = sum(w.seconds for w in group) if _has_durations(group) else None
         natural = sum(spans[j][1] - spans[j][0] for j in spoken) or 1
         for j in spoken:
             out_spans.append(spans[j])
-            targets.append(WordTarget(seconds * (spans[j][1] - spans[j][0]) / natural, f0))
+            share = None if seconds is None else seconds * (spans[j][1] - spans[j][0]) / natural
+            targets.append(WordTarget(share, f0))
     return out_spans, targets
 
 
@@ -188,7 +198,7 @@ class Synthesizer:
     def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: list[WordTarget],
                       register: float | None) -> np.ndarray:
         """Stretch each word to its target length, and give it the sender's pitch movement
-        around the voice's own register, moved toward the sender's (``MAX_REGISTER``)."""
+        around the voice's own register, moved toward the sender's (``REGISTER_SHARE``)."""
         track = track_pitch(audio, rate=self.rate)
         natural: list[float | None] = []
         for start, end in spans:
@@ -200,14 +210,15 @@ class Synthesizer:
         if pairs and self.config.follow_pitch:
             sender = register if register is not None else float(np.median([t for t, _ in pairs]))
             own = float(np.median([n for _, n in pairs]))
-            lift = float(np.clip(sender - own, -MAX_REGISTER, MAX_REGISTER))
+            lift = float(np.clip(REGISTER_SHARE * (sender - own), -MAX_REGISTER, MAX_REGISTER))
             shifts = [None if t.f0 is None or n is None else own + lift + (t.f0 - sender) - n
                       for t, n in zip(targets, natural)]
         known = [x for x in shifts if x is not None]
         default = float(np.mean(known)) if known else 0.0
         segments = [
-            Segment(start, end, float(np.clip(t.seconds * self.rate / max(end - start, 1), MIN_LENGTH_SCALE,
-                                              MAX_LENGTH_SCALE)), default if shift is None else shift)
+            Segment(start, end, 1.0 if t.seconds is None else float(np.clip(t.seconds * self.rate / max(end - start, 1),
+                                                                            MIN_LENGTH_SCALE, MAX_LENGTH_SCALE)),
+                    default if shift is None else shift)
             for (start, end), t, shift in zip(spans, targets, shifts)
         ]
         return reshape(audio, self.rate, segments)
@@ -221,6 +232,10 @@ class Synthesizer:
             if not sentences:
                 continue
             audio, spans = self._render(sentences, 1.0)
+            if u.seconds and self.config.follow_timing and not (u.words and _has_durations(u.words)):
+                length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))
+                if abs(length_scale - 1.0) > RETAKE_TOLERANCE:
+                    audio, spans = self._render(sentences, length_scale)
             if u.words and self.config.follow_timing:
                 phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
                 matched = _matched(u, spans, [phonemes[j] for j in range(len(spans))])
@@ -229,10 +244,6 @@ class Synthesizer:
                 else:
                     spans, targets = matched
                 audio = self._follow_words(audio, spans, targets, u.register)
-            elif u.seconds and self.config.follow_timing:
-                length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))
-                if abs(length_scale - 1.0) > RETAKE_TOLERANCE:
-                    audio, _ = self._render(sentences, length_scale)
             if self.config.follow_timing and u.pause_before > 0:
                 out.append(np.zeros(int(u.pause_before * self.rate), dtype=np.float32))
             out.append(audio)

@@ -181,3 +181,19 @@ def test_word_prosody_needs_marks_that_match_the_text(words):
     message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
     assert data[0] == 0x29 and decode_payload(data, words).words == ()
+
+
+def test_word_pitch_without_word_durations(words):
+    """Preset ``balanced``: pitch per word, lengths left to the phrase's pace."""
+    from telephrase.message import WordMark
+
+    message = Message((Phrase(" Hello there, over.", 0.5, 1.2),),
+                      words=(WordMark(" Hello", 0.4, 3.0), WordMark(" there,", 0.5, 5.5), WordMark(" over.", 0.3, None)),
+                      f0_median=3.2)
+    both = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
+    pitch = encode_payload(message, TextCoding.LM, True, words, word_prosody=True, word_durations=False)
+    assert len(pitch) < len(both)
+    decoded = decode_payload(pitch, words)
+    assert [(w.text, w.duration, w.f0) for w in decoded.words] == [("Hello", None, 3.0), ("there", None, 5.0),
+                                                                     ("over", None, None)]
+    assert decoded.f0_median == 3.0 and decoded.phrases[0].seconds == pytest.approx(1.2, rel=0.05)
