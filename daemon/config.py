@@ -100,6 +100,22 @@ class LinkConfig:
     """This station's number on the channel (0-65535), sent in every frame."""
     reassembly_timeout: float = 600.0
     """Seconds an incomplete message waits for its missing fragments."""
+    transport: str = "udp"
+    """What carries the frames in the daemon: ``udp`` (IP modems, satellite terminals, a LAN)
+    or ``serial`` (a KISS TNC such as Dire Wolf, or a transparent modem)."""
+    udp_bind: str = "0.0.0.0:7373"
+    """Local address and port the UDP link listens on (``[addr]:port`` for IPv6)."""
+    udp_peer: str = "239.255.73.1:7373"
+    """Where UDP frames go: a station's ``host:port``, or an IPv4 multicast group that every
+    station on the network joins (the default)."""
+    serial_device: str = "/dev/ttyUSB0"
+    """Serial device of the modem or TNC; the link reopens it when it comes back."""
+    serial_baud: int = 9600
+    serial_mode: str = "kiss"
+    """``kiss`` (KISS framing: TNCs, Dire Wolf) or ``raw`` (own sync word: modems that pass
+    bytes through)."""
+    kiss_port: int = 0
+    """KISS port (0-15) of a multi-port TNC."""
 
 
 @dataclass(frozen=True)
