@@ -45,7 +45,11 @@ class SttConfig:
     threads: int = 0
     """CPU threads; 0 means all cores."""
     language: str = ""
-    """Spoken language code (``en``); empty means detect it."""
+    """Spoken language code (``en``); empty means detect it among ``languages``."""
+    languages: str = "en"
+    """Comma-separated languages detection may choose from (``en,de``); empty: any of
+    Whisper's.  Detection on a clip of a few seconds sometimes picks a language nobody spoke,
+    and text in it is nothing the far end's voice can say."""
     vad: bool = True
     """Skip non-speech with Silero VAD before decoding, so silence is not 'transcribed'."""
 
@@ -138,6 +142,60 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    """Microphone and speaker of the daemon."""
+
+    input: str = ""
+    """Capture device: a name (or part of one) or an index from ``telephrase devices``; empty:
+    the system default; ``wav:PATH``: a recording played as the microphone (bench, loopback)."""
+    output: str = ""
+    """Playback device, as ``input``; ``wav:PATH``: write what is played to a wav file."""
+
+
+@dataclass(frozen=True)
+class PttConfig:
+    """Push-to-talk: what keys the transmitter."""
+
+    source: str = "none"
+    """``none`` (receive only), ``serial`` (a control line of a serial port), ``input`` (a key
+    of a Linux input device), ``gpio`` (a GPIO line), ``stdin`` (Enter toggles, for the
+    bench), ``vad`` (voice-activated: speech keys it) or ``file`` (pressed while a ``wav:``
+    input plays)."""
+    device: str = ""
+    """The PTT device: serial port, ``/dev/input/eventN`` or ``/dev/gpiochipN``."""
+    line: str = "cts"
+    """Serial control line (``cts``, ``dsr``, ``cd``, ``ri``) or GPIO line offset."""
+    key: int = 0
+    """Input device key code (e.g. 57 = space, 59 = F1; ``evtest`` shows them)."""
+    active_low: bool = False
+    """The line or key reads pressed when low / released (wiring to ground)."""
+    debounce: float = 0.02
+    """Seconds a new PTT state must hold before it counts (contact bounce)."""
+    max_transmit: float = 120.0
+    """Longest transmission in seconds; a stuck key is released after it."""
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """The long-running station: half-duplex behaviour, streaming and logs."""
+
+    half_duplex: bool = True
+    """Received speech waits while this station transmits, and transmission waits while the
+    channel is busy."""
+    busy_hold: float = 1.5
+    """The channel counts as busy for this long (seconds) after the last frame heard."""
+    busy_timeout: float = 30.0
+    """Longest wait (seconds) for a busy channel before transmitting anyway."""
+    phrase_pause: float = 0.6
+    """While the key is down, a pause this long (seconds) ends a phrase, which is sent at once."""
+    max_phrase: float = 20.0
+    """A phrase without such a pause is cut after this many seconds."""
+    message_log: str = ""
+    """JSON-lines log of every message sent and received; empty: ``messages.jsonl`` in
+    ``$STATE_DIRECTORY``, ``$XDG_STATE_HOME/telephrase`` or ``~/.local/state/telephrase``."""
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     stt: SttConfig = field(default_factory=SttConfig)
@@ -145,6 +203,9 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    ptt: PttConfig = field(default_factory=PttConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:

@@ -93,12 +93,18 @@ def message_auth(config: AuthConfig) -> MessageAuth | None:
                        window=config.window)
 
 
+def state_dir() -> Path:
+    """Where a station keeps what must survive restarts: systemd's ``$STATE_DIRECTORY``, else
+    ``$XDG_STATE_HOME/telephrase``, else ``~/.local/state/telephrase``."""
+    systemd = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd:
+        return Path(systemd)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "telephrase"
+
+
 def counter_path(config: AuthConfig) -> Path:
-    if config.counter_file:
-        return Path(config.counter_file)
-    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0] or os.environ.get("XDG_STATE_HOME")
-    base = Path(state) if state else Path.home() / ".local" / "state"
-    return (base if os.environ.get("STATE_DIRECTORY") else base / "telephrase") / "counter"
+    return Path(config.counter_file) if config.counter_file else state_dir() / "counter"
 
 
 def text_coding(config: Config) -> TextCoding:
@@ -177,6 +183,8 @@ class Receiver:
         self.stats = ReceiverStats()
         self.reassembler = Reassembler(timeout=config.link.reassembly_timeout)
         self.auth = message_auth(config.auth)
+        self.last: Delivered | None = None
+        """The delivery the last message ``accept`` returned came in: its sender and payload."""
 
     def accept(self, data: bytes) -> Message | None:
         """Take one frame off the link; return a message once enough of its fragments are in."""
@@ -200,7 +208,8 @@ class Receiver:
             log.warning("dropped a message: %s", e)
             return None
         self.stats.messages += 1
-        log.info("received %r", message.text)
+        self.last = delivered
+        log.info("received %r from station %d", message.text, delivered.sender)
         return message
 
     def _authenticate(self, delivered: Delivered) -> bytes | None:

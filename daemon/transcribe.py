@@ -76,11 +76,22 @@ class Transcriber:
         self.device = device
         self.multilingual = self.model.model.is_multilingual
 
+    def _language(self, audio: np.ndarray) -> str | None:
+        """The language to decode in: the configured one, the only allowed one, or the most
+        likely of the allowed ones; None lets Whisper choose from all."""
+        if not self.multilingual:
+            return "en"
+        if self.config.language:
+            return self.config.language
+        allowed = [code.strip() for code in self.config.languages.split(",") if code.strip()]
+        if len(allowed) <= 1:
+            return allowed[0] if allowed else None
+        _, _, ranked = self.model.detect_language(audio, vad_filter=self.config.vad)
+        return max((p, code) for code, p in ranked if code in allowed)[1]
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         started = time.perf_counter()
-        language = self.config.language or None
-        if not self.multilingual:
-            language = "en"
+        language = self._language(audio)
         segments, info = self.model.transcribe(
             audio,
             language=language,

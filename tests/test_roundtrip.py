@@ -187,3 +187,21 @@ def test_a_high_voice_keeps_its_intonation(engines):
     plain = engines.synthesizer.speak([Utterance(text)])
     plain_median = 12 * np.log2(np.nanmedian(track_pitch(plain, rate=rate).f0) / 100)
     assert (flat_a + flat_b) / 2 > plain_median + 5
+
+
+@pytest.mark.parametrize("languages, expected", [("en", "en"), ("de,en", "en"), ("de,fr", None), ("", None)])
+def test_language_is_chosen_among_the_allowed(engines, samples, languages, expected):
+    import dataclasses
+
+    transcriber = engines.transcriber
+    audio = read_audio(SAMPLES / samples[0]["path"])
+    saved = transcriber.config
+    transcriber.config = dataclasses.replace(saved, languages=languages)
+    try:
+        chosen = transcriber._language(audio)
+    finally:
+        transcriber.config = saved
+    if expected is None and languages:
+        assert chosen in languages.split(",")
+    else:
+        assert chosen == expected
