@@ -98,11 +98,43 @@ def channel_config(args: argparse.Namespace):
     return ChannelConfig(ber=args.ber, **common)
 
 
+def loopback_daemons(args: argparse.Namespace) -> int:
+    """``loopback --daemons``: the recording spoken into one station, heard from another."""
+    import tempfile
+
+    from .pipeline import Engines
+    from .stationpair import StationPair
+
+    engines = Engines(_config(args))
+    work = Path(tempfile.mkdtemp(prefix="telephrase-loopback-"))
+    pair = StationPair(engines, work, Path(args.output), channel_config(args))
+    try:
+        exchange = pair.send(Path(args.input))
+    finally:
+        pair.close()
+    latency = (round(exchange.spoken[0].started_at - exchange.released, 3)
+               if exchange.spoken and exchange.released is not None else None)
+    report = {"transcript": " ".join(s.message.text for s in exchange.spoken), "seconds": round(exchange.seconds, 2),
+              "messages_sent": exchange.sent, "messages_heard": len(exchange.spoken), "latency_s": latency,
+              "frames_lost": pair.relay.channel.stats.lost, "bits_flipped": pair.relay.channel.stats.bits_flipped,
+              "output": str(args.output)}
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"heard      : {report['transcript']}")
+        print(f"messages   : {exchange.sent} sent, {len(exchange.spoken)} heard")
+        print(f"latency    : {latency} s from the end of the recording to the first sound")
+        print(f"wrote      : {args.output}")
+    return 0
+
+
 def cmd_loopback(args: argparse.Namespace) -> int:
     from .audio import read_audio, write_wav
     from .channel import ChannelLink
     from .pipeline import Engines, round_trip
 
+    if args.daemons:
+        return loopback_daemons(args)
     engines = Engines(_config(args))
     audio = read_audio(args.input)
     link = ChannelLink(channel_config(args))
@@ -232,6 +264,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_latency(args: argparse.Namespace) -> int:
+    from .bench import read_manifest, write_json
+    from .latency import format_latency, run_latency
+    from .pipeline import Engines
+
+    utterances = read_manifest(args.corpus)[: args.limit]
+    result = run_latency(Engines(_config(args)), utterances, repeat=args.repeat, progress=not args.no_progress)
+    print(format_latency(result))
+    print(json.dumps(result["summary"]))
+    if args.json:
+        write_json(result, args.json)
+    return 0
+
+
 def cmd_bench_link(args: argparse.Namespace) -> int:
     from .linkbench import format_grid, fuzz, run_grid
 
@@ -278,6 +324,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+DEFAULT_CONFIG = "/etc/telephrase/telephrase.toml"
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from .service import install_signal_handlers, setup_logging
+    from .station import Station
+
+    setup_logging(logging.WARNING - 10 * min(args.verbose + 1, 2))
+    path = args.config
+    if path == DEFAULT_CONFIG and not Path(path).exists():
+        log.warning("%s does not exist: running on the built-in defaults (see packaging/telephrase.toml)", path)
+        path = None
+    config = load_config(path)
+    signals = install_signal_handlers()
+    return Station(config, config_path=path).run(signals)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .messagelog import default_path, follow, format_entry
+
+    path = Path(args.log) if args.log else Path(load_config(args.config).daemon.message_log or default_path())
+    print(f"following {path} (Ctrl-C to stop)", file=sys.stderr)
+    for entry in follow(path, from_start=args.all):
+        print(format_entry(entry), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="telephrase",
@@ -293,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN", help="audio file (wav, flac, ogg, mp3; any rate)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="where to write the received speech")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--daemons", action="store_true", help="run two stations (the daemon) over UDP on 127.0.0.1, "
+                   "IN as the sender's microphone in real time, OUT.wav as the receiver's speaker")
     add_channel_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_loopback)
@@ -325,6 +400,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("bench-latency", help="time from key release to the first sound at the far end",
+                       description="Two stations in this process over UDP on 127.0.0.1: each utterance of the "
+                       "manifest is spoken into one in real time and the time from its end to the first sample "
+                       "played by the other is measured; also resident memory and its growth.")
+    p.add_argument("--corpus", required=True, metavar="MANIFEST", help="manifest.tsv")
+    p.add_argument("--json", metavar="OUT.json", help="also write all figures to this file")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
+    p.add_argument("--repeat", type=int, default=1, metavar="N", help="send the utterances N times over "
+                   "(memory steadiness over many messages)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_common(p)
+    p.set_defaults(func=cmd_bench_latency)
+
     p = sub.add_parser("bench-link", help="FEC settings against a simulated channel; delivery and false accepts",
                        description="Send a fixed, seeded set of payloads through the channel simulator across a "
                        "grid of bit error rates, burst and loss settings for every FEC setting, and report per cell "
@@ -345,6 +433,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("daemon", help="run the station: microphone to radio, radio to speaker",
+                       description="Transmit what the operator says while the push-to-talk key is down and speak "
+                       "what the link brings, until SIGTERM; under systemd with Type=notify, watchdog and journald "
+                       "logging. SIGHUP reloads the configuration.")
+    p.add_argument("--config", metavar="TOML", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG}; "
+                   "built-in defaults if it does not exist)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="debug log output")
+    p.set_defaults(func=cmd_daemon)
+
+    p = sub.add_parser("monitor", help="print the station's messages as they are sent and received",
+                       description="Follow the daemon's message log (JSON lines) like tail -F and print each "
+                       "message: time, direction, station, text and bits.")
+    p.add_argument("--log", metavar="FILE", help="message log (default: the configured or the service's)")
+    p.add_argument("--all", action="store_true", help="start from the beginning of the log, not its end")
+    p.add_argument("--config", metavar="TOML", help="configuration file naming the log")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("models", help="list the model registry; --prepare verifies and assembles",
                        description="List the models telephrase knows, or with --prepare check every file's "

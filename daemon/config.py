@@ -192,7 +192,8 @@ class DaemonConfig:
     """A phrase without such a pause is cut after this many seconds."""
     message_log: str = ""
     """JSON-lines log of every message sent and received; empty: ``messages.jsonl`` in
-    ``$STATE_DIRECTORY``, ``$XDG_STATE_HOME/telephrase`` or ``~/.local/state/telephrase``."""
+    ``$LOGS_DIRECTORY`` (systemd), ``/var/log/telephrase`` if it exists, or
+    ``$XDG_STATE_HOME/telephrase`` (``~/.local/state/telephrase``)."""
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class PhraseCutter:
         self.buffer = np.concatenate([self.buffer, block.astype(np.float32, copy=False)])
         out = []
         while True:
-            speech = _speech(self.buffer)
+            speech = speech_spans(self.buffer)
             if not speech and len(self.buffer) > SILENCE_KEPT:
                 self.buffer = self.buffer[-SILENCE_KEPT:]
                 return out
@@ -71,10 +71,11 @@ class PhraseCutter:
     def flush(self) -> np.ndarray | None:
         """The rest, at the end of a transmission: a phrase if it holds speech."""
         rest, self.buffer = self.buffer, np.zeros(0, dtype=np.float32)
-        return rest if _speech(rest) else None
+        return rest if speech_spans(rest) else None
 
 
-def _speech(audio: np.ndarray) -> list[tuple[int, int]]:
+def speech_spans(audio: np.ndarray) -> list[tuple[int, int]]:
+    """Sample spans of speech in 16 kHz audio (Silero VAD, pauses of 200 ms split spans)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if len(audio) < 512:

@@ -1,0 +1,288 @@
+"""The station: one process that transmits what the operator says and speaks what it hears.
+
+Four threads around one queue each, so no stage stalls another:
+
+- the **main loop** reads the microphone, follows the push-to-talk key, cuts the speech into
+  phrases at its pauses (``segment``) while the key is down, and keeps systemd's watchdog fed;
+- the **sender** transcribes each phrase, codes and frames it, waits for a free channel and
+  sends it: the first phrase of a long transmission is on air while the operator still talks;
+- the **listener** takes frames off the link, reassembles, authenticates and decodes them;
+- the **speaker** synthesizes and plays the messages in the order they came.
+
+Half-duplex (the default): received speech is held while this station transmits, and a
+transmission waits while frames are being heard (``busy_hold``), at most ``busy_timeout``.
+Every message sent or received is logged and appended to the JSON-lines message log.
+
+On SIGTERM the station stops listening to the microphone, sends the phrases it already has,
+speaks what it already received, and only then exits; what it could not speak (the speaker
+gone) stays in the message log.  SIGHUP reloads the configuration: the loaded models stay when
+their settings did not change.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, load_config
+from .errors import AudioError, TelephraseError
+from .link import Link
+from .message import Message
+from .messagelog import MessageLog, default_path
+from .pipeline import Engines, Receiver, Sender
+from .keying import open_key
+from .segment import PhraseCutter
+from .service import Notifier, SignalEvents
+from .transport import describe, open_link
+from .wavdevices import WavSink, WavSource
+
+log = logging.getLogger(__name__)
+
+POLL = 0.05
+"""Seconds between looks at the key and the queues when nothing else wakes a thread."""
+_END = None
+"""Queue marker: the transmission (or the station) is over."""
+
+
+@dataclass
+class StationStats:
+    sent: int = 0
+    received: int = 0
+    spoken: int = 0
+    dropped_phrases: int = 0
+    """Phrases with no speech recognised in them: nothing to send."""
+
+
+@dataclass
+class Spoken:
+    """What the speaker played, for the loopback tool and the latency benchmark."""
+
+    message: Message
+    sender: int
+    heard_at: float
+    """``time.monotonic()`` when the message was complete off the link."""
+    started_at: float = 0.0
+    """``time.monotonic()`` when its first sample went to the speaker."""
+
+
+def open_source(name: str):
+    """The microphone: ``wav:PATH`` plays a recording, anything else names a capture device."""
+    if name.startswith("wav:"):
+        return WavSource(name[4:])
+    from .devices import Capture
+
+    return Capture(name)
+
+
+def open_sink(name: str, rate: int):
+    """The speaker: ``wav:PATH`` writes a wav file, anything else names a playback device."""
+    if name.startswith("wav:"):
+        return WavSink(name[4:], rate)
+    from .devices import Playback
+
+    return Playback(name)
+
+
+class Station:
+    """Runs until ``stop`` is set (or SIGTERM); ``run`` returns the exit status."""
+
+    def __init__(self, config: Config, engines: Engines | None = None, config_path: str | Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.engines = engines or Engines(config)
+        self.stats = StationStats()
+        self.stop = threading.Event()
+        self.transmitting = threading.Event()
+        """Set from the key going down until the last phrase of the transmission is sent."""
+        self.last_heard = 0.0
+        self.phrases: queue.Queue[np.ndarray | None] = queue.Queue()
+        self.messages: queue.Queue[tuple[Message, int, float] | None] = queue.Queue()
+        self.spoken: list[Spoken] = []
+        self.source = None
+        """The microphone once ``run`` opened it."""
+        self.notifier = Notifier()
+        self.log = MessageLog(config.daemon.message_log or default_path())
+
+    def run(self, signals: SignalEvents | None = None) -> int:
+        """Load the models, open the link and the audio, tell systemd we are ready, and serve."""
+        config = self.config
+        self.notifier.status("loading models")
+        receiver = Receiver(config, self.engines)
+        sender = Sender(config, self.engines) if config.ptt.source != "none" else None
+        # Load every model now: READY=1 promises a station that answers at once.
+        loaded = [self.engines.synthesizer, self.engines.word_model]
+        if sender is not None:
+            loaded.append(self.engines.transcriber)
+        link = open_link(config.link)
+        try:
+            return self._serve(link, receiver, sender, signals)
+        finally:
+            link.close()
+
+    def _serve(self, link: Link, receiver: Receiver, sender: Sender | None, signals: SignalEvents | None) -> int:
+        sink = open_sink(self.config.audio.output, self.engines.synthesizer.rate)
+        source = self.source = open_source(self.config.audio.input) if sender is not None else None
+        ptt = open_key(self.config.ptt, source) if source is not None else None
+        threads = [threading.Thread(target=self._listen, args=(link, receiver), name="listener", daemon=True),
+                   threading.Thread(target=self._speak, args=(receiver, sink), name="speaker", daemon=True)]
+        if sender is not None:
+            threads.append(threading.Thread(target=self._send, args=(link, sender), name="sender", daemon=True))
+        for t in threads:
+            t.start()
+        self.notifier.ready(f"listening on {describe(self.config.link)}"
+                            + ("" if sender else "; transmit off ([ptt] source = none)"))
+        log.info("station %d ready: %s", self.config.link.station_id, describe(self.config.link))
+        try:
+            self._main_loop(source, ptt, signals)
+        finally:
+            self.notifier.stopping()
+            self._shut_down(threads, source, ptt, sink)
+        return 0
+
+    def _main_loop(self, source, ptt, signals: SignalEvents | None) -> None:
+        cutter = PhraseCutter(self.config.daemon.phrase_pause, self.config.daemon.max_phrase)
+        keyed = False
+        while not self.stop.is_set():
+            self.notifier.kick()
+            if signals is not None and signals.stop.is_set():
+                log.info("stopping: finishing the messages in flight")
+                break
+            if signals is not None and signals.reload.is_set():
+                signals.reload.clear()
+                self._reload()
+            if source is None:
+                self.stop.wait(POLL * 4)
+                continue
+            block = source.read()
+            pressed = ptt.pressed(block) if ptt is not None else False
+            if pressed and not keyed:
+                keyed = True
+                self.transmitting.set()
+                self.notifier.status("transmitting")
+                log.info("key down")
+            if keyed and block is not None:
+                for phrase in cutter.feed(block):
+                    self.phrases.put(phrase)
+            if keyed and not pressed:
+                keyed = False
+                rest = cutter.flush()
+                if rest is not None:
+                    self.phrases.put(rest)
+                self.phrases.put(_END)
+                log.info("key up")
+        if keyed:
+            rest = cutter.flush()
+            if rest is not None:
+                self.phrases.put(rest)
+            self.phrases.put(_END)
+
+    def _reload(self) -> None:
+        """Re-read the config file; settings that need a restart are logged as such."""
+        if self.config_path is None:
+            log.info("SIGHUP: no config file to reload")
+            return
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+        except TelephraseError as e:
+            log.error("SIGHUP: keeping the running configuration: %s", e)
+        else:
+            changed = [name for name in ("models", "stt", "tts", "link", "audio", "ptt")
+                       if getattr(new, name) != getattr(self.config, name)]
+            if changed:
+                log.warning("SIGHUP: [%s] changed; restart the service to apply", "], [".join(changed))
+            self.config = new
+            log.info("SIGHUP: configuration reloaded")
+        self.notifier.ready("reloaded")
+
+    def _channel_free(self) -> bool:
+        return not self.config.daemon.half_duplex or time.monotonic() - self.last_heard > self.config.daemon.busy_hold
+
+    def _send(self, link: Link, sender: Sender) -> None:
+        while True:
+            phrase = self.phrases.get()
+            if phrase is _END:
+                if self.phrases.empty():
+                    self.transmitting.clear()
+                    self.notifier.status("idle")
+                if self.stop.is_set() and self.phrases.empty():
+                    return
+                continue
+            self.transmitting.set()
+            try:
+                sent = sender.transmit(phrase)
+            except AudioError as e:
+                self.stats.dropped_phrases += 1
+                log.info("nothing sent: %s", e)
+                continue
+            deadline = time.monotonic() + self.config.daemon.busy_timeout
+            while not self._channel_free() and time.monotonic() < deadline:
+                time.sleep(POLL)
+            for frame in sent.frames:
+                link.send(frame)
+            self.stats.sent += 1
+            self.log.append("tx", self.config.link.station_id, sent.message.text, 8 * len(sent.payload),
+                            sent.message.seconds, onair_bytes=sent.onair_bytes)
+
+    def _listen(self, link: Link, receiver: Receiver) -> None:
+        while not self.stop.is_set():
+            frame = link.receive(timeout=0.2)
+            if frame is None:
+                continue
+            self.last_heard = time.monotonic()
+            message = receiver.accept(frame)
+            if message is None:
+                continue
+            sender = receiver.last.sender if receiver.last else 0
+            self.stats.received += 1
+            self.log.append("rx", sender, message.text, 8 * len(receiver.last.payload) if receiver.last else 0,
+                            message.seconds)
+            self.messages.put((message, sender, time.monotonic()))
+
+    def _speak(self, receiver: Receiver, sink) -> None:
+        while True:
+            item = self.messages.get()
+            if item is _END:
+                return
+            message, sender, heard = item
+            while self.config.daemon.half_duplex and self.transmitting.is_set() and not self.stop.is_set():
+                time.sleep(POLL)
+            audio = receiver.speak(message)
+            spoken = Spoken(message, sender, heard, time.monotonic())
+            self.spoken.append(spoken)
+            try:
+                sink.play(audio, self.engines.synthesizer.rate)
+            except TelephraseError as e:
+                log.error("could not play a message from station %d (%s); it is in the message log", sender, e)
+                continue
+            self.stats.spoken += 1
+
+    def _shut_down(self, threads: list[threading.Thread], source, ptt, sink) -> None:
+        """Send what was said, speak what was heard, then close the devices; the watchdog is
+        fed all along, as recognising the last phrases can take a while."""
+        self.stop.set()
+        if source is not None:
+            source.close()
+        if ptt is not None:
+            ptt.close()
+        listener, speaker, *rest = threads
+        self._join(listener)
+        self.phrases.put(_END)
+        for t in rest:
+            self._join(t)
+        self.messages.put(_END)
+        self._join(speaker)
+        sink.close()
+        log.info("stopped: %d sent, %d received, %d spoken", self.stats.sent, self.stats.received, self.stats.spoken)
+
+    def _join(self, thread: threading.Thread) -> None:
+        while thread.is_alive():
+            self.notifier.kick()
+            thread.join(timeout=POLL * 4)
+

@@ -1,0 +1,189 @@
+"""The station (``telephrase daemon``): real models, real UDP on 127.0.0.1, real processes,
+a real NOTIFY_SOCKET; recordings stand in for the microphone and the speaker (``wav:``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLES
+from telephrase.audio import read_audio
+from telephrase.config import Config, replace
+from telephrase.pipeline import Sender
+from telephrase.station import Station
+
+SAMPLE = SAMPLES / "1998-15444-0001.flac"
+TEXT = "He should make inquiries as to symptoms and time at which food or medicine must last taken."
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def station_config(tmp_path, name: str, port: int, peer: int, station_id: int, **sections) -> Config:
+    base = replace(Config(), link={"udp_bind": f"127.0.0.1:{port}", "udp_peer": f"127.0.0.1:{peer}",
+                                   "station_id": station_id},
+                   audio={"output": f"wav:{tmp_path / (name + '.wav')}"},
+                   daemon={"message_log": str(tmp_path / f"{name}.jsonl")})
+    return replace(base, **sections) if sections else base
+
+
+def run_until(station: Station, condition, timeout: float) -> threading.Thread:
+    thread = threading.Thread(target=station.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return thread
+
+
+def log_entries(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_two_stations_exchange_an_utterance(engines, tmp_path):
+    pa, pb = free_port(), free_port()
+    a = Station(station_config(tmp_path, "a", pa, pb, 1, audio={"input": f"wav:{SAMPLE}",
+                                                                 "output": f"wav:{tmp_path / 'a.wav'}"},
+                               ptt={"source": "file"}), engines)
+    b = Station(station_config(tmp_path, "b", pb, pa, 2), engines)
+    tb = run_until(b, lambda: False, 0)
+    ta = run_until(a, lambda: b.stats.spoken >= 1, 90)
+    a.stop.set()
+    b.stop.set()
+    ta.join(60)
+    tb.join(60)
+    assert [(s.message.text, s.sender) for s in b.spoken] == [(TEXT, 1)]
+    heard = read_audio(tmp_path / "b.wav")
+    assert abs(len(heard) / 16000 - b.spoken[0].message.seconds) < 1.5
+    assert [(e["direction"], e["sender"], e["text"]) for e in log_entries(tmp_path / "b.jsonl")] == [("rx", 1, TEXT)]
+    (tx,) = log_entries(tmp_path / "a.jsonl")
+    assert tx["direction"] == "tx" and tx["text"] == TEXT and tx["onair_bytes"] > tx["bits"] / 8
+    assert a.stats.received == 0 and not (tmp_path / "a.wav").exists()
+
+
+def test_received_speech_waits_while_this_station_transmits(engines, tmp_path):
+    """Half duplex: a message heard while the key is down is spoken after the transmission."""
+    pa, pb = free_port(), free_port()
+    a = Station(station_config(tmp_path, "a", pa, pb, 1), engines)
+    thread = run_until(a, lambda: False, 0)
+    a.transmitting.set()
+    sent = Sender(replace(Config(), link={"station_id": 7}), engines).transmit(read_audio(SAMPLE))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for frame in sent.frames:
+            s.sendto(frame, ("127.0.0.1", pa))
+    deadline = time.monotonic() + 10
+    while a.stats.received == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.stats.received == 1
+    time.sleep(1.0)
+    assert a.spoken == []
+    a.transmitting.clear()
+    deadline = time.monotonic() + 30
+    while a.stats.spoken == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    a.stop.set()
+    thread.join(30)
+    assert [s.message.text for s in a.spoken] == [TEXT]
+
+
+class NotifySocket:
+    """systemd's side of sd_notify: a unix datagram socket whose reader thread collects what
+    the daemon says, always draining it as systemd does (a full socket blocks the sender)."""
+
+    def __init__(self, path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.messages: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            self.messages.append(self.sock.recv(4096).decode())
+
+    def wait_for(self, field: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(field in m.split("\n") for m in list(self.messages)):
+                return True
+            time.sleep(0.02)
+        return False
+
+
+def write_toml(path, config: dict) -> None:
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def start_daemon(tmp_path, config: dict, notify) -> subprocess.Popen:
+    toml = tmp_path / "telephrase.toml"
+    write_toml(toml, config)
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify), WATCHDOG_USEC="1000000", PYTHONUNBUFFERED="1")
+    env.pop("WATCHDOG_PID", None)
+    return subprocess.Popen([sys.executable, "-m", "telephrase", "daemon", "--config", str(toml)], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_daemon_tells_systemd_it_is_ready_keeps_the_watchdog_fed_and_stops_on_sigterm(tmp_path):
+    notify = NotifySocket(tmp_path / "notify")
+    port = free_port()
+    daemon = start_daemon(tmp_path, {"link": {"udp_bind": f"127.0.0.1:{port}", "udp_peer": "127.0.0.1:9"},
+                                     "audio": {"output": f"wav:{tmp_path / 'out.wav'}"},
+                                     "daemon": {"message_log": str(tmp_path / "log.jsonl")}}, notify.sock.getsockname())
+    try:
+        assert notify.wait_for("READY=1", 120), notify.messages
+        notify.messages.clear()
+        assert notify.wait_for("WATCHDOG=1", 5)
+        notify.messages.clear()
+        assert notify.wait_for("WATCHDOG=1", 5)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+        assert notify.wait_for("STOPPING=1", 1)
+    finally:
+        daemon.kill()
+        output = daemon.communicate()[0]
+    assert "ready" in output
+
+
+def test_sigterm_while_a_message_arrives_still_speaks_it(engines, tmp_path):
+    """Nothing received is dropped: SIGTERM right after a message came in waits for it to be
+    spoken."""
+    notify = NotifySocket(tmp_path / "notify")
+    port = free_port()
+    out = tmp_path / "out.wav"
+    daemon = start_daemon(tmp_path, {"link": {"udp_bind": f"127.0.0.1:{port}", "udp_peer": "127.0.0.1:9"},
+                                     "audio": {"output": f"wav:{out}"},
+                                     "daemon": {"message_log": str(tmp_path / "log.jsonl")}}, notify.sock.getsockname())
+    try:
+        assert notify.wait_for("READY=1", 120), notify.messages
+        sent = Sender(replace(Config(), link={"station_id": 9}), engines).transmit(read_audio(SAMPLE))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for frame in sent.frames:
+                s.sendto(frame, ("127.0.0.1", port))
+        deadline = time.monotonic() + 10
+        while not log_entries(tmp_path / "log.jsonl") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(60)
+        except subprocess.TimeoutExpired:
+            daemon.send_signal(signal.SIGABRT)
+    finally:
+        output = daemon.communicate()[0]
+    assert daemon.returncode == 0, output
+    heard = read_audio(out)
+    assert len(heard) / 16000 > 3 and np.abs(heard).max() > 0.1
