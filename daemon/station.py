@@ -69,6 +69,8 @@ class Spoken:
     """``time.monotonic()`` when the message was complete off the link."""
     started_at: float = 0.0
     """``time.monotonic()`` when its first sample went to the speaker."""
+    finished_at: float | None = None
+    """``time.monotonic()`` when the speaker finished it (None while playing, or if it failed)."""
 
 
 def open_source(name: str):
@@ -261,6 +263,7 @@ class Station:
             except TelephraseError as e:
                 log.error("could not play a message from station %d (%s); it is in the message log", sender, e)
                 continue
+            spoken.finished_at = time.monotonic()
             self.stats.spoken += 1
 
     def _shut_down(self, threads: list[threading.Thread], source, ptt, sink) -> None:

@@ -112,7 +112,7 @@ class StationPair:
         deadline = time.monotonic() + SETTLE
         while time.monotonic() < deadline and (self.receiver.stats.received < before_frames + sender.stats.sent
                                                or len(self.receiver.spoken) < self.receiver.stats.received
-                                               or not self.receiver.messages.empty()):
+                                               or any(s.finished_at is None for s in self.receiver.spoken)):
             time.sleep(0.02)
         sender.stop.set()
         thread.join()
