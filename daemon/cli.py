@@ -341,6 +341,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Station(config, config_path=path).run(signals)
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from .devices import format_devices, list_devices
+
+    print(format_devices(list_devices()))
+    return 0
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from .messagelog import default_path, follow, format_entry
 
@@ -442,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "built-in defaults if it does not exist)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="debug log output")
     p.set_defaults(func=cmd_daemon)
+
+    p = sub.add_parser("devices", help="list the audio devices the station can use",
+                       description="List PortAudio's capture and playback devices with their index, channels, "
+                       "rate and host API; [audio] input and output take an index or (part of) a name.")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("monitor", help="print the station's messages as they are sent and received",
                        description="Follow the daemon's message log (JSON lines) like tail -F and print each "

@@ -162,9 +162,11 @@ class PttConfig:
     bench), ``vad`` (voice-activated: speech keys it) or ``file`` (pressed while a ``wav:``
     input plays)."""
     device: str = ""
-    """The PTT device: serial port, ``/dev/input/eventN`` or ``/dev/gpiochipN``."""
+    """The PTT device: serial port, ``/dev/input/eventN`` or ``/dev/gpiochipN`` (``gpiochipN``
+    works too; empty: ``/dev/gpiochip0``)."""
     line: str = "cts"
-    """Serial control line (``cts``, ``dsr``, ``cd``, ``ri``) or GPIO line offset."""
+    """Serial control line (``cts``, ``dsr``, ``cd``, ``ri``; ``-cts`` inverts, as in Dire
+    Wolf) or GPIO line offset or name."""
     key: int = 0
     """Input device key code (e.g. 57 = space, 59 = F1; ``evtest`` shows them)."""
     active_low: bool = False

@@ -60,9 +60,9 @@ class HardwareKey:
     """A ``ptt`` source (serial line, input key, GPIO, stdin) behind the same question."""
 
     def __init__(self, config: PttConfig) -> None:
-        from .ptt import make_ptt
+        from .ptt import from_config
 
-        self.source = make_ptt(config)
+        self.source = from_config(config)
 
     def pressed(self, block: np.ndarray | None) -> bool:
         return self.source.pressed()

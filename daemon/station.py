@@ -25,6 +25,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,9 @@ POLL = 0.05
 """Seconds between looks at the key and the queues when nothing else wakes a thread."""
 _END = None
 """Queue marker: the transmission (or the station) is over."""
+PREROLL = 1.0
+"""Seconds of audio from before the key went down that the transmission starts with: people
+start talking as they press, and a voice key closes only once speech has begun."""
 
 
 @dataclass
@@ -149,6 +153,7 @@ class Station:
 
     def _main_loop(self, source, ptt, signals: SignalEvents | None) -> None:
         cutter = PhraseCutter(self.config.daemon.phrase_pause, self.config.daemon.max_phrase)
+        preroll: deque[np.ndarray] = deque()
         keyed = False
         while not self.stop.is_set():
             self.notifier.kick()
@@ -168,6 +173,14 @@ class Station:
                 self.transmitting.set()
                 self.notifier.status("transmitting")
                 log.info("key down")
+                if preroll:
+                    for phrase in cutter.feed(np.concatenate(preroll)):
+                        self.phrases.put(phrase)
+                    preroll.clear()
+            if block is not None and not keyed:
+                preroll.append(block)
+                while sum(map(len, preroll)) - len(preroll[0]) >= PREROLL * 16000:
+                    preroll.popleft()
             if keyed and block is not None:
                 for phrase in cutter.feed(block):
                     self.phrases.put(phrase)

@@ -187,3 +187,30 @@ def test_sigterm_while_a_message_arrives_still_speaks_it(engines, tmp_path):
     assert daemon.returncode == 0, output
     heard = read_audio(out)
     assert len(heard) / 16000 > 3 and np.abs(heard).max() > 0.1
+
+
+def test_sound_cards_and_voice_keying_end_to_end(engines, tmp_path, monkeypatch):
+    """Real PortAudio on ALSA plugin cards (``test_devices.Cards``): one station hears the
+    utterance on its microphone, is keyed by its voice, and the other plays it on its card."""
+    from telephrase import devices
+    from test_devices import RATE, Cards
+
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(tmp_path / "asound.conf"))
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    cards = Cards(tmp_path)
+    speech = read_audio(SAMPLE, rate=RATE)
+    cards.record(np.concatenate([np.zeros(RATE, dtype=np.float32), speech, np.zeros(4 * RATE, dtype=np.float32)]))
+    assert devices.rescan()
+    pa, pb = free_port(), free_port()
+    a = Station(station_config(tmp_path, "a", pa, pb, 1, audio={"input": "card", "output": "speaker"},
+                               ptt={"source": "vad"}), engines)
+    b = Station(station_config(tmp_path, "b", pb, pa, 2, audio={"output": "card"}), engines)
+    tb = run_until(b, lambda: False, 0)
+    ta = run_until(a, lambda: b.stats.spoken >= 1, 120)
+    a.stop.set()
+    b.stop.set()
+    ta.join(60)
+    tb.join(60)
+    assert [s.message.text for s in b.spoken] == [TEXT]
+    played = cards.played("card")
+    assert len(played) / RATE > 3 and np.abs(played).max() > 0.1
