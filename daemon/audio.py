@@ -41,16 +41,26 @@ def read_audio(path: str | Path, rate: int = STT_RATE) -> np.ndarray:
     return (np.concatenate(chunks).astype(np.float32) / 32768.0).copy()
 
 
-def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
-    """Write mono float samples as 16-bit PCM wav."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+def pcm16(samples: np.ndarray) -> bytes:
+    """Mono float samples as little-endian 16-bit PCM."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+
+
+def open_wav(path: str | Path, rate: int) -> wave.Wave_write:
+    """A 16-bit mono wav file to write to; its header is right after every ``writeframes``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    w = wave.open(str(path), "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(rate)
+    return w
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
+    """Write mono float samples as 16-bit PCM wav."""
+    with open_wav(path, rate) as w:
+        w.writeframes(pcm16(samples))
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

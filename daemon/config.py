@@ -190,6 +190,11 @@ class DaemonConfig:
     """Longest wait (seconds) for a busy channel before transmitting anyway."""
     phrase_pause: float = 0.6
     """While the key is down, a pause this long (seconds) ends a phrase, which is sent at once."""
+    long_phrase: float = 4.0
+    """Once a phrase is this long (seconds), a pause of ``short_pause`` ends it too, so the last
+    phrase, which the far end waits for after the key is released, stays quick to recognise
+    (0: off; each cut costs one more message header on air)."""
+    short_pause: float = 0.25
     max_phrase: float = 20.0
     """A phrase without such a pause is cut after this many seconds."""
     message_log: str = ""

@@ -52,6 +52,7 @@ def run_latency(engines: Engines, utterances: list[Utterance], repeat: int = 1, 
                 row["first_audio_before_release"] = exchange.spoken[0].started_at < exchange.released
                 if first_rss is None:
                     first_rss = rss_mb()
+            row["rss_mb"] = round(rss_mb(), 1)
             rows.append(row)
     finally:
         pair.close()
@@ -67,6 +68,7 @@ def run_latency(engines: Engines, utterances: list[Utterance], repeat: int = 1, 
         "long_utterances": len(long),
         "rss_mb": round(end_rss, 1),
         "rss_growth_mb": round(end_rss - first_rss, 1) if first_rss is not None else None,
+        "rss_growth_second_half_mb": round(end_rss - rows[len(rows) // 2]["rss_mb"], 1) if len(rows) > 1 else None,
         "stt_model": engines.config.stt.model,
         "phrase_pause": engines.config.daemon.phrase_pause,
     }
@@ -82,6 +84,7 @@ def format_latency(result: dict) -> str:
     s = result["summary"]
     lines += ["", f"latency median   {s['latency_median_s']} s (utterances up to 15 s), p90 {s['latency_p90_s']} s",
               f"heard early      {s['first_audio_before_release']} of {s['long_utterances']} utterances over {LONG:.0f} s",
-              f"memory           {s['rss_mb']} MB resident, {s['rss_growth_mb']} MB growth over the run",
+              f"memory           {s['rss_mb']} MB resident, {s['rss_growth_mb']} MB growth over the run "
+              f"({s['rss_growth_second_half_mb']} MB in its second half)",
               f"transmissions    {s['transmissions']} ({s['heard']} heard)"]
     return "\n".join(lines)

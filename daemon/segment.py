@@ -4,8 +4,11 @@ Why: recognition needs a whole phrase, but waiting for the push-to-talk release 
 transcribing anything makes the far end wait for the whole transmission plus its recognition.
 So the capture is cut at pauses: as soon as a stretch of speech is followed by a pause of
 ``pause`` seconds, everything up to it is a phrase that can be transcribed and sent while the
-operator goes on.  A phrase that runs on without a pause is cut at ``max_phrase`` seconds, at
-its longest inner pause if it has one.
+operator goes on.  Once a phrase is ``long_phrase`` seconds long a shorter pause will do
+(``short_pause``, a breath between clauses): the last phrase, the one the far end waits for
+after the key is released, then stays short and quick to recognise, at the price of one more
+message header per cut.  A phrase that runs on without a pause is cut at ``max_phrase``
+seconds, at its longest inner pause if it has one.
 
 Speech is found by the Silero VAD that faster-whisper ships (``faster_whisper.vad``), run on the
 audio not yet sent; ``cut_point`` is the pure decision, ``PhraseCutter`` keeps the buffer.
@@ -24,17 +27,20 @@ SILENCE_KEPT = int(0.5 * RATE)
 """Of audio with no speech at all, only this much is kept, as the run-up to the next word."""
 
 
-def cut_point(speech: list[tuple[int, int]], length: int, pause: int, max_phrase: int) -> int | None:
+def cut_point(speech: list[tuple[int, int]], length: int, pause: int, max_phrase: int,
+              long_phrase: int = 0, short_pause: int = 0) -> int | None:
     """Where to cut a buffer of ``length`` samples whose speech lies in ``speech`` (sorted
     ``(start, end)`` sample spans), or None to wait for more audio.
 
-    Cut after the last span followed by at least ``pause`` samples of silence; when the buffer
-    reaches ``max_phrase`` samples, cut at the end of the span before its longest gap, or at
-    ``max_phrase`` if the speech has no gap at all."""
+    Cut after the last span followed by at least ``pause`` samples of silence, or, once the
+    phrase is ``long_phrase`` samples long (0: never), by at least ``short_pause``; when the
+    buffer reaches ``max_phrase`` samples, cut at the end of the span before its longest gap,
+    or at ``max_phrase`` if the speech has no gap at all."""
     if not speech:
         return None
     following = [start for start, _ in speech[1:]] + [length]
-    complete = [end for (_, end), after in zip(speech, following) if after - end >= pause]
+    complete = [end for (_, end), after in zip(speech, following)
+                if after - end >= pause or (long_phrase and end >= long_phrase and after - end >= short_pause)]
     if complete:
         return min(complete[-1] + PAD, length)
     if length < max_phrase:
@@ -51,6 +57,8 @@ class PhraseCutter:
 
     pause: float = 0.6
     max_phrase: float = 20.0
+    long_phrase: float = 0.0
+    short_pause: float = 0.25
     buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     def feed(self, block: np.ndarray) -> list[np.ndarray]:
@@ -62,7 +70,8 @@ class PhraseCutter:
             if not speech and len(self.buffer) > SILENCE_KEPT:
                 self.buffer = self.buffer[-SILENCE_KEPT:]
                 return out
-            cut = cut_point(speech, len(self.buffer), int(self.pause * RATE), int(self.max_phrase * RATE))
+            cut = cut_point(speech, len(self.buffer), int(self.pause * RATE), int(self.max_phrase * RATE),
+                            int(self.long_phrase * RATE), int(self.short_pause * RATE))
             if cut is None:
                 return out
             out.append(self.buffer[:cut])

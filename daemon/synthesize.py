@@ -138,6 +138,10 @@ class Synthesizer:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = config.threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # The arena keeps the largest activations ever needed (hundreds of MB for one long
+        # sentence) for good; without it the memory goes back to malloc after every message
+        # and a long-running station stays at its resting size (see ``station.release_memory``).
+        options.enable_cpu_mem_arena = False
         graph = onnx.load(str(model.file(onnx_path)))
         add_alignment_output(graph)
         session = onnxruntime.InferenceSession(

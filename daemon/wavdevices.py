@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import STT_RATE, read_audio, resample, write_wav
+from .audio import STT_RATE, open_wav, pcm16, read_audio, resample
 
 BLOCK = 0.1
 """Seconds of audio per block: the capture granularity a sound card gives at this latency."""
@@ -60,23 +60,21 @@ class WavSource:
 
 
 class WavSink:
-    """The speaker as a wav file: everything played, in order, with the time each piece began."""
+    """The speaker as a wav file: everything played, in order, appended as it is played."""
 
     def __init__(self, path: str | Path, rate: int = 22050) -> None:
         self.path = Path(path)
         self.rate = rate
-        self.parts: list[np.ndarray] = []
-        self.started: list[float] = []
-        """``time.monotonic()`` when each piece began to play."""
+        self._wav = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def play(self, samples: np.ndarray, rate: int) -> None:
-        """"Play": record the piece, then take as long as playing it would."""
+        """"Play": append the piece to the file, then take as long as playing it would."""
         with self._lock:
-            self.started.append(time.monotonic())
-            self.parts.append(resample(samples, rate, self.rate) if rate != self.rate else samples)
-            write_wav(self.path, np.concatenate(self.parts), self.rate)
+            if self._wav is None:
+                self._wav = open_wav(self.path, self.rate)
+            self._wav.writeframes(pcm16(resample(samples, rate, self.rate)))
         self._stop.wait(len(samples) / rate)
 
     def stop(self) -> None:
@@ -85,3 +83,6 @@ class WavSink:
 
     def close(self) -> None:
         self.stop()
+        with self._lock:
+            if self._wav is not None:
+                self._wav.close()

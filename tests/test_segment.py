@@ -44,3 +44,10 @@ def test_silence_is_not_a_phrase():
     cutter = PhraseCutter()
     assert cutter.feed(np.zeros(5 * S, dtype=np.float32)) == []
     assert len(cutter.buffer) <= S and cutter.flush() is None
+
+
+def test_a_long_phrase_ends_at_a_short_pause():
+    speech = [(0, 2 * S), (int(2.3 * S), 5 * S), (int(5.3 * S), 7 * S)]
+    assert cut_point(speech, int(7.1 * S), int(0.6 * S), 20 * S) is None
+    assert cut_point(speech, int(7.1 * S), int(0.6 * S), 20 * S, long_phrase=4 * S, short_pause=int(0.25 * S)) \
+        == 5 * S + PAD

@@ -18,11 +18,19 @@ import pytest
 from conftest import ROOT, SAMPLES
 from telephrase.audio import read_audio
 from telephrase.config import Config, replace
+from telephrase.normalize import word_errors
 from telephrase.pipeline import Sender
 from telephrase.station import Station
 
 SAMPLE = SAMPLES / "1998-15444-0001.flac"
 TEXT = "He should make inquiries as to symptoms and time at which food or medicine must last taken."
+
+
+def heard_well(texts: list[str]) -> bool:
+    """The phrases heard, together, are the sample's words but for a recognition slip or two
+    (a station may cut the utterance into phrases, and Whisper hears each a little differently)."""
+    errors, words = word_errors(TEXT, " ".join(texts))
+    return errors <= 2
 
 
 def free_port() -> int:
@@ -59,17 +67,19 @@ def test_two_stations_exchange_an_utterance(engines, tmp_path):
                                ptt={"source": "file"}), engines)
     b = Station(station_config(tmp_path, "b", pb, pa, 2), engines)
     tb = run_until(b, lambda: False, 0)
-    ta = run_until(a, lambda: b.stats.spoken >= 1, 90)
+    ta = run_until(a, lambda: a.source is not None and not a.source.playing and not a.transmitting.is_set()
+                   and b.stats.spoken >= a.stats.sent, 90)
     a.stop.set()
     b.stop.set()
     ta.join(60)
     tb.join(60)
-    assert [(s.message.text, s.sender) for s in b.spoken] == [(TEXT, 1)]
+    assert heard_well([s.message.text for s in b.spoken]) and {s.sender for s in b.spoken} == {1}
     heard = read_audio(tmp_path / "b.wav")
-    assert abs(len(heard) / 16000 - b.spoken[0].message.seconds) < 1.5
-    assert [(e["direction"], e["sender"], e["text"]) for e in log_entries(tmp_path / "b.jsonl")] == [("rx", 1, TEXT)]
-    (tx,) = log_entries(tmp_path / "a.jsonl")
-    assert tx["direction"] == "tx" and tx["text"] == TEXT and tx["onair_bytes"] > tx["bits"] / 8
+    assert abs(len(heard) / 16000 - sum(s.message.seconds for s in b.spoken)) < 1.5
+    received, sent = log_entries(tmp_path / "b.jsonl"), log_entries(tmp_path / "a.jsonl")
+    assert [(e["direction"], e["sender"], e["text"]) for e in received] == [("rx", 1, s.message.text) for s in b.spoken]
+    assert [e["text"] for e in sent] == [e["text"] for e in received]
+    assert all(e["direction"] == "tx" and e["onair_bytes"] > e["bits"] / 8 for e in sent)
     assert a.stats.received == 0 and not (tmp_path / "a.wav").exists()
 
 
@@ -95,7 +105,7 @@ def test_received_speech_waits_while_this_station_transmits(engines, tmp_path):
         time.sleep(0.05)
     a.stop.set()
     thread.join(30)
-    assert [s.message.text for s in a.spoken] == [TEXT]
+    assert heard_well([s.message.text for s in a.spoken])
 
 
 class NotifySocket:
@@ -138,7 +148,7 @@ def start_daemon(tmp_path, config: dict, notify) -> subprocess.Popen:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_daemon_tells_systemd_it_is_ready_keeps_the_watchdog_fed_and_stops_on_sigterm(tmp_path):
+def test_daemon_tells_systemd_it_is_ready_keeps_the_watchdog_fed_reloads_and_stops_on_sigterm(tmp_path):
     notify = NotifySocket(tmp_path / "notify")
     port = free_port()
     daemon = start_daemon(tmp_path, {"link": {"udp_bind": f"127.0.0.1:{port}", "udp_peer": "127.0.0.1:9"},
@@ -150,13 +160,16 @@ def test_daemon_tells_systemd_it_is_ready_keeps_the_watchdog_fed_and_stops_on_si
         assert notify.wait_for("WATCHDOG=1", 5)
         notify.messages.clear()
         assert notify.wait_for("WATCHDOG=1", 5)
+        notify.messages.clear()
+        daemon.send_signal(signal.SIGHUP)
+        assert notify.wait_for("RELOADING=1", 5) and notify.wait_for("READY=1", 5)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
         assert notify.wait_for("STOPPING=1", 1)
     finally:
         daemon.kill()
         output = daemon.communicate()[0]
-    assert "ready" in output
+    assert "ready" in output and "configuration reloaded" in output
 
 
 def test_sigterm_while_a_message_arrives_still_speaks_it(engines, tmp_path):
@@ -206,11 +219,12 @@ def test_sound_cards_and_voice_keying_end_to_end(engines, tmp_path, monkeypatch)
                                ptt={"source": "vad"}), engines)
     b = Station(station_config(tmp_path, "b", pb, pa, 2, audio={"output": "card"}), engines)
     tb = run_until(b, lambda: False, 0)
-    ta = run_until(a, lambda: b.stats.spoken >= 1, 120)
+    ta = run_until(a, lambda: b.stats.spoken >= 1 and not a.transmitting.is_set() and b.stats.spoken >= a.stats.sent,
+                   120)
     a.stop.set()
     b.stop.set()
     ta.join(60)
     tb.join(60)
-    assert [s.message.text for s in b.spoken] == [TEXT]
+    assert heard_well([s.message.text for s in b.spoken])
     played = cards.played("card")
     assert len(played) / RATE > 3 and np.abs(played).max() > 0.1
