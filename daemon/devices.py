@@ -390,7 +390,9 @@ class Capture:
                 self._put(block)
 
     def _put(self, block: np.ndarray) -> None:
-        while not self._closed.is_set():
+        """Queue ``block``, waiting while the reader is behind; a rescan does not wait for
+        the reader, or a card faster than real time would keep PortAudio from restarting."""
+        while not self._closed.is_set() and not _portaudio.stale:
             try:
                 self._blocks.put(block, timeout=0.1)
                 return

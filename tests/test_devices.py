@@ -207,6 +207,11 @@ def test_a_card_plugged_in_later_is_found_while_the_microphone_runs(cards: Cards
     capture = Capture("card")
     try:
         assert capture.read(timeout=5) is not None
+        # 'card' records faster than real time and nobody reads it: its queue is full, and
+        # the capture thread waiting on it must still let go for the rescan.
+        deadline = time.monotonic() + 5
+        while not capture._blocks.full() and time.monotonic() < deadline:
+            time.sleep(0.01)
         cards.plug_in('pcm.usbcard {{ type plug; slave {{ pcm "usbfile"; format S16_LE; channels 1 }} }}\n'
                       'pcm.usbfile {{ type file; slave.pcm "null"; file "{dir}/usbcard-out.raw"; format "raw" }}')
         # PortAudio must restart to see it, so the microphone lets go for a moment.
