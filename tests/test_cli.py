@@ -11,7 +11,8 @@ import pytest
 from conftest import SAMPLES, run_cli
 from telephrase.audio import write_wav
 
-COMMANDS = ["loopback", "encode", "decode", "bench", "models"]
+COMMANDS = ["loopback", "encode", "decode", "bench", "bench-link", "bench-latency", "keygen", "daemon", "devices",
+            "monitor", "models"]
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])
@@ -44,6 +45,18 @@ def test_daemon_never_imports_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_loopback_through_two_daemons(tmp_path, samples):
+    out = tmp_path / "heard.wav"
+    result = run_cli("loopback", str(SAMPLES / samples[1]["path"]), "-o", str(out), "--daemons", "--json",
+                     "--ber", "1e-3", "--bandwidth", "300")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert "moses" in report["transcript"].lower()
+    assert report["messages_heard"] == report["messages_sent"] >= 1 and report["latency_s"] is not None
+    assert report["bits_flipped"] >= 0 and out.stat().st_size > 44
 
 
 @pytest.mark.slow
