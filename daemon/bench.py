@@ -67,7 +67,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
     coding = text_coding(engines.config)
     words = engines.word_model if coding is TextCoding.LM else None
     plain_voice = Synthesizer(replace(engines.config.tts, follow_timing=False), engines.registry)
-    fidelity_on, fidelity_off = FidelityPairs(), FidelityPairs()
+    fidelity_on, fidelity_off = FidelityPairs(engines.pitch_tracker), FidelityPairs(engines.pitch_tracker)
     for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
         audio = read_audio(u.path)
         seconds = len(audio) / STT_RATE
@@ -134,6 +134,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "voice": engines.config.tts.voice,
         "text_coding": engines.config.codec.text,
         "prosody": engines.config.codec.prosody,
+        "pitch": engines.config.codec.pitch,
     }
     summary |= _fidelity(fidelity_on.summary(), "") | _fidelity(fidelity_off.summary(), "_off")
     return {"summary": summary, "utterances": rows}

@@ -70,6 +70,9 @@ class CodecConfig:
     also every word's duration, for their rhythm."""
     phrase_pause: float = 0.25
     """A gap between words at least this long (seconds) starts a new phrase."""
+    pitch: str = "crepe-tiny"
+    """The sender's pitch tracker for word prosody: a registry model of role ``pitch`` (the
+    CREPE export ``crepe-tiny``), or ``yin`` for the DSP tracker, which needs no model."""
 
 
 @dataclass(frozen=True)

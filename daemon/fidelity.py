@@ -13,18 +13,19 @@ removes each utterance's mean from both sides, leaving only the word-to-word mov
 shift into the receiver's own register (which ``prosody`` intends) costs nothing, and matching
 an utterance's average pitch or tempo without its contour earns nothing.
 
-Everything here is a pure function of its arguments, numpy only.
+Everything here is a pure function of its arguments and the pitch tracker it is given.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .normalize import normalize
+from .pitch import PitchTrack, track_pitch
 from .prosody import word_prosody
 from .transcribe import Word
 
@@ -64,6 +65,9 @@ class FidelityPairs:
     figures.  The F0 lists hold only words voiced on both sides.
     """
 
+    tracker: Callable[[np.ndarray, int], PitchTrack] = track_pitch
+    """The pitch tracker that measures both sides: the sender's own (``[codec] pitch``), so the
+    figure asks whether the receiver reproduced what was measured and sent."""
     f0_source: list[float] = field(default_factory=list)
     """Original word pitch, semitones re 100 Hz."""
     f0_output: list[float] = field(default_factory=list)
@@ -94,8 +98,10 @@ class FidelityPairs:
         self.utterances += 1
         if not pairs:
             return
-        source = word_prosody(source_audio, [source_words[i] for i, _ in pairs], rate)
-        output = word_prosody(output_audio, [output_words[j] for _, j in pairs], rate)
+        source = word_prosody(source_audio, [source_words[i] for i, _ in pairs], rate,
+                              track=self.tracker(source_audio, rate))
+        output = word_prosody(output_audio, [output_words[j] for _, j in pairs], rate,
+                              track=self.tracker(output_audio, rate))
         for s, o in zip(source, output):
             self.duration_source.append(s.duration)
             self.duration_output.append(o.duration)

@@ -56,11 +56,12 @@ class Message:
 
 
 def message_from_transcript(transcript: Transcript, phrase_pause: float,
-                            prosody: list[WordProsody] | None = None) -> Message:
+                            prosody: list[WordProsody] | None = None, earlier_pitches: list[float] | None = None) -> Message:
     """Group words into phrases: a gap of at least ``phrase_pause`` seconds starts a new one.
 
     With ``prosody`` (one entry per transcript word) the message carries word marks and the
-    speaker's median pitch."""
+    speaker's median pitch, taken over these words and ``earlier_pitches`` (the voiced words
+    of the transmission's earlier phrases, which this call extends by this message's)."""
     phrases: list[Phrase] = []
     group: list = []
     previous_end = 0.0
@@ -81,6 +82,8 @@ def message_from_transcript(transcript: Transcript, phrase_pause: float,
     if not prosody:
         return Message(tuple(phrases), transcript.language)
     marks = tuple(WordMark(w.text, p.duration, p.f0) for w, p in zip(transcript.words, prosody))
-    voiced = sorted(m.f0 for m in marks if m.f0 is not None)
+    pitches = earlier_pitches if earlier_pitches is not None else []
+    pitches.extend(m.f0 for m in marks if m.f0 is not None)
+    voiced = sorted(pitches)
     median = voiced[len(voiced) // 2] if voiced else None
     return Message(tuple(phrases), transcript.language, marks, median)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -25,6 +26,8 @@ from .errors import AudioError, ConfigError, FrameError
 from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
+from .pitch import PitchTrack, track_pitch
+from .pitchmodel import PitchModel
 from .prosody import word_prosody
 from .registry import Registry
 from .synthesize import Synthesizer, Utterance, WordTarget
@@ -55,9 +58,34 @@ class Engines:
         return Synthesizer(self.config.tts, self.registry)
 
     @cached_property
+    def pitch_tracker(self) -> Callable[[np.ndarray], PitchTrack]:
+        """The sender's F0 tracker for 16 kHz speech, as ``[codec] pitch`` names it."""
+        name = self.config.codec.pitch
+        if name == "yin":
+            return track_pitch
+        entry = self.registry.entry(name)
+        if entry.role != "pitch":
+            raise ConfigError(f"codec.pitch: model '{name}' is a {entry.role} model, not a pitch tracker "
+                              f"(choose yin or one of: {', '.join(self.registry.names('pitch'))})")
+        model = self.registry.resolve(name)
+        return PitchModel(model.file(entry.files[0].path), threads=self.config.stt.threads).track
+
+    @cached_property
     def word_model(self) -> WordModel:
         model = self.registry.resolve(self.config.codec.language_model)
         return load_word_model(*(str(model.file(f.path)) for f in model.entry.files))
+
+
+@dataclass
+class TransmissionContext:
+    """What the phrases of one transmission share.
+
+    Only the speaker's word pitches: the text coder's context is not carried, because a
+    phrase would then be undecodable whenever an earlier one was lost, and carrying it saved
+    0.3 % of the text bits with phrases of ten words (1.7 % with six) on the corpus."""
+
+    pitches: list[float] = field(default_factory=list)
+    """Voiced word pitches of the phrases sent so far, semitones re 100 Hz."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,7 @@ class Sender:
                               f"(choose {', '.join(PROSODY_PRESETS)})")
         self.config = config
         self.transcriber = engines.transcriber
+        self.pitch_tracker = engines.pitch_tracker if config.codec.prosody in WORD_PROSODY_PRESETS else None
         self.coding_text = text_coding(config)
         self.words = engines.word_model if self.coding_text is TextCoding.LM else None
         self.coding = frame_coding(config)
@@ -140,8 +169,12 @@ class Sender:
             self.counters = CounterStore(path)
         self.sequence = 0
 
-    def transmit(self, audio: np.ndarray) -> Transmission:
-        """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send."""
+    def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None) -> Transmission:
+        """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send.
+
+        ``context`` joins the phrases of one transmission (key down to key up): each phrase's
+        voice profile (the median pitch) is taken over all the words sent so far, so a phrase
+        of three words does not move the far end's register by its own noisy median."""
         seconds = len(audio) / STT_RATE
         if seconds < MIN_SECONDS:
             raise AudioError(f"audio is {seconds:.2f} s long; at least {MIN_SECONDS} s is needed to hold a word")
@@ -149,8 +182,10 @@ class Sender:
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
         preset = self.config.codec.prosody
-        prosody = word_prosody(audio, transcript.words) if preset in WORD_PROSODY_PRESETS else None
-        message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody)
+        prosody = word_prosody(audio, transcript.words, track=self.pitch_tracker(audio)) \
+            if preset in WORD_PROSODY_PRESETS else None
+        message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody,
+                                          context.pitches if context is not None else None)
         payload = encode_payload(message, self.coding_text, preset != "off", self.words,
                                  word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive")
         sealed = payload

@@ -108,10 +108,7 @@ def track_pitch(
 
     padded = np.pad(x, (window // 2, length))
     starts = np.arange(frames) * step
-    level_db = _frame_level_db(padded, starts, length)
-    quiet_db, loud_db = np.percentile(level_db, [10, 95])
-    above_background = min(quiet_db + GATE_ABOVE_QUIET_DB, loud_db - GATE_QUIET_MARGIN_DB)
-    gated = level_db < max(GATE_FLOOR_DB, loud_db - GATE_BELOW_LOUD_DB, above_background)
+    gated = energy_gate(frame_level_db(padded, starts, length))
 
     lags = np.empty((frames, CANDIDATES))
     costs = np.empty((frames, CANDIDATES))
@@ -134,11 +131,19 @@ def track_pitch(
     return PitchTrack(times=times, f0=f0, voicing=voicing, hop=step / rate)
 
 
-def _frame_level_db(padded: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+def frame_level_db(padded: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """RMS level of each analysis frame in dB re full scale, from one running sum of squares."""
     energy = np.concatenate(([0.0], np.cumsum(padded * padded)))
     mean_square = np.maximum(energy[starts + length] - energy[starts], 0.0) / length
     return 10.0 * np.log10(np.maximum(mean_square, 1e-20))
+
+
+def energy_gate(level_db: np.ndarray) -> np.ndarray:
+    """Frames to call unvoiced by their level alone (the ``GATE_*`` rules), whatever a
+    periodicity measure says of them; shared by every tracker, since hum and reverb fool all."""
+    quiet_db, loud_db = np.percentile(level_db, [10, 95])
+    above_background = min(quiet_db + GATE_ABOVE_QUIET_DB, loud_db - GATE_QUIET_MARGIN_DB)
+    return level_db < max(GATE_FLOOR_DB, loud_db - GATE_BELOW_LOUD_DB, above_background)
 
 
 def _cmndf(frames: np.ndarray, window: int, top: int) -> np.ndarray:

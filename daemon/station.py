@@ -38,7 +38,7 @@ from .errors import AudioError, TelephraseError
 from .link import Link
 from .message import Message
 from .messagelog import MessageLog, default_path
-from .pipeline import Engines, Receiver, Sender
+from .pipeline import Engines, Receiver, Sender, TransmissionContext
 from .keying import open_key
 from .segment import PhraseCutter
 from .service import Notifier, SignalEvents
@@ -242,9 +242,11 @@ class Station:
         return not self.config.daemon.half_duplex or time.monotonic() - self.last_heard > self.config.daemon.busy_hold
 
     def _send(self, link: Link, sender: Sender) -> None:
+        context = TransmissionContext()
         while True:
             phrase = self.phrases.get()
             if phrase is _END:
+                context = TransmissionContext()
                 if self.phrases.empty():
                     self.transmitting.clear()
                     self.notifier.status("idle")
@@ -253,7 +255,7 @@ class Station:
                 continue
             self.transmitting.set()
             try:
-                sent = sender.transmit(phrase)
+                sent = sender.transmit(phrase, context)
             except AudioError as e:
                 self.stats.dropped_phrases += 1
                 log.info("nothing sent: %s", e)

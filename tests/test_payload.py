@@ -3,6 +3,7 @@ import pytest
 from telephrase.errors import FrameError
 from telephrase.message import Message, Phrase, message_from_transcript
 from telephrase.payload import TextCoding, decode_payload, encode_payload
+from telephrase.prosody import WordProsody
 from telephrase.transcribe import Transcript, Word
 from telephrase.varint import decode_varint, encode_varint
 
@@ -197,3 +198,24 @@ def test_word_pitch_without_word_durations(words):
     assert [(w.text, w.duration, w.f0) for w in decoded.words] == [("Hello", None, 3.0), ("there", None, 5.0),
                                                                      ("over", None, None)]
     assert decoded.f0_median == 3.0 and decoded.phrases[0].seconds == pytest.approx(1.2, rel=0.05)
+
+
+def test_a_transmissions_phrases_share_the_speakers_median_pitch():
+    """The second phrase's own words sit high; its voice profile is the whole transmission's."""
+
+    def phrase(pitches):
+        words = tuple(Word(f" w{i}", 0.3 * i, 0.3 * i + 0.25, 1.0) for i in range(len(pitches)))
+        prosody = [WordProsody(w.text, 0.25, 0.0, f0, 0.0, -20.0) for w, f0 in zip(words, pitches)]
+        return Transcript(words, "en", 1.0, 1.0, 0.1), prosody
+
+    def message(pitches, earlier=None):
+        transcript, prosody = phrase(pitches)
+        return message_from_transcript(transcript, 0.25, prosody, earlier)
+
+    earlier: list[float] = []
+    first = message([0.0, 1.0, 2.0, None], earlier)
+    second = message([9.0, 10.0], earlier)
+    alone = message([9.0, 10.0])
+    assert first.f0_median == 1.0
+    assert earlier == [0.0, 1.0, 2.0, 9.0, 10.0]
+    assert second.f0_median == 2.0 and alone.f0_median == 10.0
