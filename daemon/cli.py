@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, load_config, replace
-from .errors import TelephraseError
+from .errors import ConfigError, TelephraseError
 
 log = logging.getLogger("telephrase")
 
@@ -29,6 +29,7 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        help="what is sent besides the text: off; minimal (phrase pauses and durations, "
                        "the default); balanced (also the speaker's median pitch and every word's pitch); "
                        "expressive (also every word's duration)")
+        add_pitch_option(p)
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
         p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"],
                        help="Reed-Solomon strength per frame (default auto: by frame length)")
@@ -42,6 +43,11 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
     if tts:
         p.add_argument("--natural-pace", action="store_true",
                        help="speak at the voice's own pace instead of the sender's timing")
+
+
+def add_pitch_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pitch", metavar="NAME", help="the sender's pitch tracker for word prosody: a pitch model "
+                   "from the registry (crepe-tiny, the default) or yin (the DSP tracker)")
 
 
 def add_channel_options(p: argparse.ArgumentParser) -> None:
@@ -70,6 +76,7 @@ def _config(args: argparse.Namespace) -> Config:
     put("stt", "threads", getattr(args, "threads", None))
     put("tts", "threads", getattr(args, "threads", None))
     put("codec", "text", getattr(args, "text_coding", None))
+    put("codec", "pitch", getattr(args, "pitch", None))
     put("link", "mtu", getattr(args, "mtu", None))
     put("link", "fec", getattr(args, "fec", None))
     put("link", "erasure", getattr(args, "erasure", None))
@@ -278,6 +285,23 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_pitch(args: argparse.Namespace) -> int:
+    from .bench import read_manifest, write_json
+    from .pipeline import Engines
+    from .pitchbench import format_pitch, run_pitch_bench
+
+    config = _config(args)
+    if config.codec.pitch == "yin":
+        raise ConfigError("bench-pitch compares a pitch model with the DSP tracker; choose a model with --pitch")
+    result = run_pitch_bench(Engines(config).pitch_tracker, read_manifest(args.corpus)[: args.limit],
+                             progress=not args.no_progress)
+    print(format_pitch(result))
+    print(json.dumps(result["summary"]))
+    if args.json:
+        write_json(result, args.json)
+    return 0
+
+
 def cmd_bench_link(args: argparse.Namespace) -> int:
     from .linkbench import format_grid, fuzz, run_grid
 
@@ -316,11 +340,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             except TelephraseError as e:
                 failures += 1
                 state = f"FAIL  {e}"
-        else:
-            state = f"{', '.join(entry.packages)}  [{entry.license}]"
-        print(f"{name:<17} {entry.role:<4} {state}")
+            print(f"{name:<26} {entry.role:<7} {state}")
+            continue
+        sizes = [registry.file_size(entry, f) for f in entry.files]
+        state = "MISSING" if None in sizes else f"{sum(sizes) / 2**20:8.1f} MiB"
+        print(f"{name:<26} {entry.role:<7} {state:>12}  {entry.license}")
+        for f, size in zip(entry.files, sizes):
+            print(f"    {f.path:<36} {'missing' if size is None else f'{size:>11,} B'}  sha256 {f.sha256}")
     if not args.prepare:
-        print(f"(registry {registry.path}; run 'telephrase models --prepare' to verify and assemble)")
+        print(f"(registry {registry.path}; sizes as installed; checksums are verified by "
+              "'telephrase models --prepare' and before every use)")
     return 1 if failures else 0
 
 
@@ -419,6 +448,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(func=cmd_bench_latency)
+
+    p = sub.add_parser("bench-pitch", help="the pitch model against the DSP tracker on a corpus",
+                       description="Track the pitch of every utterance of a manifest with the exported pitch "
+                       "model ([codec] pitch, default crepe-tiny) and with the DSP tracker (YIN), and report how "
+                       "well they agree (voicing, cents, word-sized pitch) and what each costs.")
+    p.add_argument("--corpus", required=True, metavar="MANIFEST", help="manifest.tsv")
+    p.add_argument("--json", metavar="OUT.json", help="also write all figures, per utterance, to this file")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_pitch_option(p)
+    _add_common(p, stt=False, tts=False)
+    p.set_defaults(func=cmd_bench_pitch)
 
     p = sub.add_parser("bench-link", help="FEC settings against a simulated channel; delivery and false accepts",
                        description="Send a fixed, seeded set of payloads through the channel simulator across a "

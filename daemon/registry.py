@@ -148,6 +148,13 @@ class Registry:
     def names(self, role: str | None = None) -> list[str]:
         return [n for n, e in self.entries.items() if role is None or e.role == role]
 
+    def file_size(self, entry: ModelEntry, f: ModelFile) -> int | None:
+        """Bytes of ``f`` as installed (its pieces together); None when a piece is missing."""
+        try:
+            return sum(path.stat().st_size for path in self._locate(entry, f))
+        except ModelError:
+            return None
+
     def resolve(self, name: str) -> ResolvedModel:
         """Return the model's folder, assembling and verifying files as needed.
 
