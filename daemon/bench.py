@@ -46,17 +46,23 @@ class Utterance:
     transcript: str
 
 
-def read_manifest(path: str | Path) -> list[Utterance]:
+def read_rows(path: str | Path, columns: set[str]) -> list[dict[str, str]]:
+    """A manifest's rows, each with ``path`` made relative to the working folder; refuses a
+    manifest without ``columns``."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     except OSError as e:
         raise TelephraseError(f"cannot read manifest {path}: {e.strerror}") from None
-    missing = {"id", "path", "transcript"} - set(rows[0] if rows else ())
+    missing = columns - set(rows[0] if rows else ())
     if missing:
         raise TelephraseError(f"manifest {path} lacks column(s) {', '.join(sorted(missing))}")
-    return [Utterance(r["id"], path.parent / r["path"], r["transcript"]) for r in rows]
+    return [r | {"path": str(path.parent / r["path"])} for r in rows]
+
+
+def read_manifest(path: str | Path) -> list[Utterance]:
+    return [Utterance(r["id"], Path(r["path"]), r["transcript"]) for r in read_rows(path, {"id", "path", "transcript"})]
 
 
 def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:

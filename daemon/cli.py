@@ -22,7 +22,11 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
         p.add_argument("--stt-model", metavar="NAME", help="speech recognition model from the registry "
                        "(whisper-base, whisper-tiny.en)")
         p.add_argument("--beam-size", type=int, metavar="N", help="recogniser beam size (default 5)")
-        p.add_argument("--language", metavar="CODE", help="spoken language (default: detect)")
+        p.add_argument("--language", metavar="CODE", help="spoken language (default: detect among --languages)")
+        p.add_argument("--languages", metavar="CODES", help="comma-separated languages detection chooses from "
+                       "(default en; an empty string: any of Whisper's)")
+        p.add_argument("--translate", action="store_true", help="send English: translate speech in another "
+                       "language with Whisper (the message records the language spoken)")
         p.add_argument("--text-coding", choices=["lm", "brotli", "utf8"],
                        help="how the text is coded: lm (language model, default), brotli or utf8")
         p.add_argument("--prosody", choices=["off", "minimal", "balanced", "expressive"],
@@ -43,6 +47,14 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
     if tts:
         p.add_argument("--natural-pace", action="store_true",
                        help="speak at the voice's own pace instead of the sender's timing")
+        add_voice_options(p)
+
+
+def add_voice_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voices-dir", metavar="DIR", help="folder of other Piper voices, NAME.onnx + NAME.onnx.json "
+                   "(default /var/lib/telephrase/voices)")
+    p.add_argument("--speak-unknown-languages", action="store_true", help="read a message in a language no voice "
+                   "speaks with the default voice instead of delivering it as text only")
 
 
 def add_pitch_option(p: argparse.ArgumentParser) -> None:
@@ -70,9 +82,18 @@ def _config(args: argparse.Namespace) -> Config:
         if value is not None:
             sections.setdefault(section, {})[key] = value
 
+    def flag(section: str, key: str, option: str, value: bool = True) -> None:
+        """A switch on the command line sets ``key``; left off, the file decides."""
+        if getattr(args, option, False):
+            put(section, key, value)
+
     put("stt", "model", getattr(args, "stt_model", None))
     put("stt", "beam_size", getattr(args, "beam_size", None))
     put("stt", "language", getattr(args, "language", None))
+    put("stt", "languages", getattr(args, "languages", None))
+    flag("stt", "translate", "translate")
+    put("tts", "voices_dir", getattr(args, "voices_dir", None))
+    flag("tts", "speak_unknown_languages", "speak_unknown_languages")
     put("stt", "threads", getattr(args, "threads", None))
     put("tts", "threads", getattr(args, "threads", None))
     put("codec", "text", getattr(args, "text_coding", None))
@@ -81,11 +102,9 @@ def _config(args: argparse.Namespace) -> Config:
     put("link", "fec", getattr(args, "fec", None))
     put("link", "erasure", getattr(args, "erasure", None))
     put("auth", "key_file", getattr(args, "key", None))
-    if getattr(args, "encrypt", False):
-        put("auth", "encrypt", True)
+    flag("auth", "encrypt", "encrypt")
     put("codec", "prosody", getattr(args, "prosody", None))
-    if getattr(args, "natural_pace", False):
-        put("tts", "follow_timing", False)
+    flag("tts", "follow_timing", "natural_pace", False)
     return replace(config, **sections)
 
 
@@ -162,7 +181,12 @@ def cmd_loopback(args: argparse.Namespace) -> int:
         print(f"transcript : {report['transcript']}")
         print(f"received   : {report['received']} ({'exact' if report['delivered_exactly'] else 'NOT exact'})")
         print(f"speech     : {report['seconds']:.2f} s in, {report['output_seconds']:.2f} s out, "
-              f"{report['words']} words, language {report['language']}")
+              f"{report['words']} words, language {report['language']}"
+              + (" (translated to English)" if report["translated"] else ""))
+        if report["received_language"] is not None:
+            print(f"far end    : language {report['received_language'] or 'not sent'}"
+                  + (f", spoken {report['received_source_language']}" if report["received_source_language"] else "")
+                  + ("" if report["spoken"] else " - no voice for it: delivered as text only"))
         print(f"payload    : {report['payload_bytes']} bytes = {report['payload_bps']:.1f} bit/s")
         print(f"on air     : {report['onair_bytes']} bytes in {report['frames']} frame(s) = "
               f"{report['onair_bps']:.1f} bit/s (headers and CRC included)")
@@ -193,7 +217,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(stream)
     seconds = t.transcript.seconds
     report = {
-        "transcript": t.message.text, "language": t.transcript.language, "seconds": round(seconds, 3),
+        "transcript": t.message.text, "language": t.transcript.source_language or t.transcript.language,
+        "translated": bool(t.transcript.source_language), "seconds": round(seconds, 3),
         "payload_bytes": len(t.payload), "onair_bytes": t.onair_bytes, "file_bytes": len(stream),
         "frames": len(t.frames),
         "payload_bps": round(8 * len(t.payload) / seconds, 2), "onair_bps": round(8 * t.onair_bytes / seconds, 2),
@@ -238,7 +263,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
             f"{stats.bad_frames} beyond repair, {stats.rejected} refused by authentication, "
             f"{stream.discarded} bytes of noise)"
         )
-    audio = np.concatenate([receiver.speak(m) for m in messages])
+    parts = [a for m in messages if (a := receiver.speak(m)) is not None]
+    audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     write_wav(args.output, audio, engines.synthesizer.rate)
     report = {
         "messages": [m.text for m in messages], "frames": len(frames), "bad_frames": stats.bad_frames,
@@ -302,6 +328,26 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_languages(args: argparse.Namespace) -> int:
+    from .bench import write_json
+    from .langbench import format_languages, run_language_bench
+    from .pipeline import Engines
+
+    texts = {}
+    for item in args.text or []:
+        language, _, path = item.partition("=")
+        if not path:
+            raise ConfigError(f"--text {item}: give LANG=FILE, for example es=/usr/share/games/fortunes/es/refranes")
+        texts[language] = Path(path)
+    result = run_language_bench(Engines(_config(args)), args.corpus, args.languages, progress=not args.no_progress,
+                                texts=texts)
+    print(format_languages(result))
+    print(json.dumps({"summary": result["summary"], "bits_per_char": result["bits_per_char"]}, ensure_ascii=False))
+    if args.json:
+        write_json(result, args.json)
+    return 0
+
+
 def cmd_bench_link(args: argparse.Namespace) -> int:
     from .linkbench import format_grid, fuzz, run_grid
 
@@ -351,6 +397,23 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"(registry {registry.path}; sizes as installed; checksums are verified by "
               "'telephrase models --prepare' and before every use)")
     return 1 if failures else 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from .languages import describe
+    from .pipeline import Engines
+
+    engines = Engines(_config(args))
+    book = engines.voices
+    for voice in book.voices:
+        default = "  (default)" if voice == book.default else ""
+        print(f"{voice.name:<28} {describe(voice.language):<18} {voice.locale:<7} {voice.sample_rate:>6} Hz  "
+              f"{voice.origin}{default}")
+    folder = book.directory
+    state = "not found" if folder is not None and not folder.is_dir() else "read"
+    print(f"(voices directory {folder or 'none'}: {state}; a message in a language with no voice is delivered as "
+          f"text{', read by the default voice' if engines.config.tts.speak_unknown_languages else ''})")
+    return 0
 
 
 DEFAULT_CONFIG = "/etc/telephrase/telephrase.toml"
@@ -461,6 +524,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, stt=False, tts=False)
     p.set_defaults(func=cmd_bench_pitch)
 
+    p = sub.add_parser("bench-languages", help="language detection, same-language round trip, translation and "
+                       "bits per character, by language",
+                       description="Each utterance of a manifest with 'language' and 'keywords' columns (the corpus "
+                       "format plus those; tools/samples/languages has synthetic ones) goes through the round trip in "
+                       "its own language and, when not English, in translate mode.")
+    p.add_argument("--corpus", required=True, metavar="MANIFEST", help="manifest.tsv with language and keywords")
+    p.add_argument("--languages", metavar="CODES", help="languages detection chooses from (default: the manifest's)")
+    p.add_argument("--text", action="append", metavar="LANG=FILE", help="measure LANG's bits per character on this "
+                   "text (paragraphs, or fortune-cookie entries) instead of the manifest's transcripts; repeatable")
+    p.add_argument("--json", metavar="OUT.json", help="also write all figures, per utterance, to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--config", metavar="TOML", help="configuration file (default: built-in defaults)")
+    p.add_argument("--voices-dir", metavar="DIR", help="folder of other Piper voices")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_bench_languages)
+
     p = sub.add_parser("bench-link", help="FEC settings against a simulated channel; delivery and false accepts",
                        description="Send a fixed, seeded set of payloads through the channel simulator across a "
                        "grid of bit error rates, burst and loss settings for every FEC setting, and report per cell "
@@ -505,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="TOML", help="configuration file naming the log")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("voices", help="list the voices and the languages they speak",
+                       description="List the default voice and the Piper voices in the voices directory "
+                       "([tts] voices_dir): a received message is spoken by a voice of its language.")
+    p.add_argument("--config", metavar="TOML", help="configuration file")
+    add_voice_options(p)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.set_defaults(func=cmd_voices)
 
     p = sub.add_parser("models", help="list the model registry; --prepare verifies and assembles",
                        description="List the models telephrase knows, or with --prepare check every file's "

@@ -52,6 +52,11 @@ class SttConfig:
     and text in it is nothing the far end's voice can say."""
     vad: bool = True
     """Skip non-speech with Silero VAD before decoding, so silence is not 'transcribed'."""
+    translate: bool = False
+    """Send English: speech in any other language is translated by Whisper (its translate
+    task) and the message records the language that was spoken, so a receiver with only an
+    English voice understands every sender.  With ``languages`` left at ``en``, detection
+    then chooses among all of Whisper's languages."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class CodecConfig:
     """How a message becomes payload bytes."""
 
     text: str = "lm"
-    """``lm`` (the word language model with arithmetic coding, payload format 2), or the
+    """``lm`` (the word language model with arithmetic coding, payload format 3), or the
     format 1 baselines ``brotli`` and ``utf8``."""
     language_model: str = "en-words"
     """Registry name of the text coder's word model."""
@@ -80,6 +85,15 @@ class TtsConfig:
     """Speech synthesis (Piper via onnxruntime)."""
 
     voice: str = "piper-joe-medium"
+    """The default voice (a registry name): English, and messages that name no language."""
+    voices_dir: str = "/var/lib/telephrase/voices"
+    """Where other Piper voices (``NAME.onnx`` + ``NAME.onnx.json``) are looked for; a
+    message in a language is spoken by a voice of that language found here.  A missing
+    folder holds no voices."""
+    speak_unknown_languages: bool = False
+    """A message in a language no voice speaks is delivered as text (logged, shown by
+    ``telephrase monitor``); with this on, the default voice also reads it aloud as well as
+    an English voice can."""
     deterministic: bool = True
     """No sampling noise: the same message always gives the same samples."""
     threads: int = 0

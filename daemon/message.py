@@ -45,6 +45,9 @@ class Message:
     """Per-word prosody in text order; empty when none was measured or sent."""
     f0_median: float | None = None
     """The speaker's median pitch (semitones re 100 Hz): the voice profile."""
+    source_language: str = ""
+    """The language that was spoken when the text is a translation of it (``language`` is
+    then the text's, English); empty when the text is what was said."""
 
     @property
     def text(self) -> str:
@@ -80,10 +83,10 @@ def message_from_transcript(transcript: Transcript, phrase_pause: float,
     if group:
         close()
     if not prosody:
-        return Message(tuple(phrases), transcript.language)
+        return Message(tuple(phrases), transcript.language, source_language=transcript.source_language)
     marks = tuple(WordMark(w.text, p.duration, p.f0) for w, p in zip(transcript.words, prosody))
     pitches = earlier_pitches if earlier_pitches is not None else []
     pitches.extend(m.f0 for m in marks if m.f0 is not None)
     voiced = sorted(pitches)
     median = voiced[len(voiced) // 2] if voiced else None
-    return Message(tuple(phrases), transcript.language, marks, median)
+    return Message(tuple(phrases), transcript.language, marks, median, transcript.source_language)

@@ -12,7 +12,10 @@ A line::
     {"time":"2025-01-02T10:00:00.123Z","direction":"rx","sender":12,"text":"QSL","bits":24,"seconds":0.8}
 
 ``direction`` is ``rx`` (heard) or ``tx`` (sent), ``sender`` the station id, ``bits`` the
-payload size, ``seconds`` the speech's length; callers may add fields of their own.
+payload size, ``seconds`` the speech's length; callers may add fields of their own.  The
+station adds ``language`` (the text's, when the payload carries it), ``source_language``
+(the language spoken, when the text is a translation) and, for a heard message that no voice
+could speak, ``spoken: false``.
 """
 
 from __future__ import annotations
@@ -293,4 +296,6 @@ def format_entry(entry: dict) -> str:
     text = " ".join(str(entry.get("text", "")).split())
     seconds = entry.get("seconds")
     length = f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "? s"
-    return f"{when} {arrow} {entry.get('sender', '?')!s:>5}  {text}  [{entry.get('bits', '?')} bit, {length}]"
+    language, source = entry.get("language"), entry.get("source_language")
+    tag = f"({source}→{language}) " if source else (f"({language}) " if language and language != "en" else "")
+    return f"{when} {arrow} {entry.get('sender', '?')!s:>5}  {tag}{text}  [{entry.get('bits', '?')} bit, {length}]"

@@ -3,7 +3,28 @@
 The high nibble of the first byte is the format version; a receiver decodes every version it
 knows and refuses others with a clear error, so formats coexist.
 
-Format version 2: the text coder's language model and arithmetic-coded timing.
+Format version 3 (what the ``lm`` coding writes): format 2 for text in any language.
+
+    offset  size  field
+    0       1     header: bits 7..4 format version (3); bits 3 and 2 as in format 2;
+                  bit 1 text model: 1 = the registry's ``text-lm`` model for the message's
+                  language (``en-words`` for English), 0 = the configured model (``[codec]
+                  language_model``, en-words by default) for a language without its own;
+                  bit 0 that model whole (1: with its word pairs and spelling priors) or its
+                  unigram alone (0)
+    1       rest  one arithmetic-coded stream: the language of the text (its index in
+                  ``languages.CODES``; prior counts English 2000, every other 1, so English
+                  costs 0.07 bits and another language 11), one bit "translated" (prior 60:1)
+                  and if set the language that was spoken (same model); then format 2's
+                  stream, with the text coded by the model the header names.
+
+Test vectors (``tests/test_payload.py``): the format 1 example below with timing, English →
+``3a a4 34 3b 05 da 44 40 e0`` with the unigram, ``3b 9b 66 91 98 31 0f 60 bb a0`` with the
+whole model (the language field costs English no byte over format 2); the Spanish and
+translated vectors are in the test.
+
+Format version 2: the text coder's language model and arithmetic-coded timing (English only;
+still decoded).
 
     offset  size  field
     0       1     header: bits 7..4 format version (2); bit 3 phrase timing present;
@@ -57,6 +78,7 @@ from enum import IntEnum
 
 import bisect
 import collections
+from collections.abc import Callable
 import itertools
 import math
 import re
@@ -65,12 +87,15 @@ import brotli
 
 from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel
 from .errors import FrameError
+from .languages import CODES, describe, index_of
 from .message import Message, Phrase, WordMark
 from .textcoder import WORD, TextDecoder, TextEncoder, WordModel, phrase_boundary
 from .varint import decode_varint, encode_varint
 
 VERSION = 1
 LM_VERSION = 2
+LANGUAGE_VERSION = 3
+_OWN_MODEL = 0x02
 _WORD_PROSODY = 0x04
 MEDIAN_LOW, MEDIAN_BINS = -12, 37
 F0_STEP, F0_LEVELS = 2.0, 6
@@ -172,13 +197,38 @@ def _cut(text: str, cuts: list[int]) -> list[str]:
     return [text[a:b] for a, b in zip(edges, edges[1:])]
 
 
-def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: bool, word_durations: bool) -> bytes:
+class _LanguageModels:
+    """Format 3's language fields: English is nearly free, every language is possible."""
+
+    def __init__(self) -> None:
+        self.language = FrequencyModel([2000 if code == "en" else 1 for code in CODES])
+        self.translated = FrequencyModel([60, 1])
+
+
+def _encode_language(out: ArithmeticEncoder, message: Message) -> None:
+    models = _LanguageModels()
+    models.language.encode(out, index_of(message.language))
+    models.translated.encode(out, int(bool(message.source_language)))
+    if message.source_language:
+        models.language.encode(out, index_of(message.source_language))
+
+
+def _decode_language(inp: ArithmeticDecoder) -> tuple[str, str]:
+    models = _LanguageModels()
+    language = CODES[models.language.decode(inp)]
+    source = CODES[models.language.decode(inp)] if models.translated.decode(inp) else ""
+    return language, source
+
+
+def _encode_lm(message: Message, timing: bool, words: WordModel, own_model: bool, word_prosody: bool,
+               word_durations: bool) -> bytes:
     text = "".join(p.text for p in message.phrases)
     starts, position = [], 0
     for p in message.phrases[:-1]:
         position += len(p.text)
         starts.append(position)
     out = ArithmeticEncoder()
+    _encode_language(out, message)
     models = _TimingModels()
     cuts: list[int] = []
     for start, end in TextEncoder(words, out).encode(text):
@@ -200,8 +250,8 @@ def _encode_v2(message: Message, timing: bool, words: WordModel, word_prosody: b
         durations = word_durations and all(d is not None for d, _ in marks)
         _encode_word_prosody(out, message.f0_median, marks, _word_share(decoded_seconds, _tokens_by_phrase(text, cuts))
                              if durations else None)
-    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
-    return bytes([LM_VERSION << 4 | flags | words.lm_id]) + out.finish()
+    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0) | (_OWN_MODEL if own_model else 0)
+    return bytes([LANGUAGE_VERSION << 4 | flags | words.lm_id]) + out.finish()
 
 
 def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float | None, float | None]],
@@ -262,17 +312,31 @@ def _same_gap(text: str, a: int, b: int) -> bool:
     return not WORD.search(text[low:high])
 
 
-def _decode_v2(data: bytes, words: WordModel | None) -> Message:
+def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str], WordModel | None]) -> Message:
+    """Formats 2 and 3."""
+    inp = ArithmeticDecoder(data[1:])
+    language = source = ""
+    if data[0] >> 4 == LANGUAGE_VERSION:
+        try:
+            language, source = _decode_language(inp)
+        except (ValueError, IndexError) as e:
+            raise FrameError(f"payload does not decode ({e})") from None
+        if data[0] & _OWN_MODEL:
+            words = models_for(language)
+            if words is None:
+                raise FrameError(f"payload text is coded with the {describe(language)} language model, which is not "
+                                 f"installed here (install telephrase with the {language}-words model)")
+    elif data[0] & _OWN_MODEL:
+        raise FrameError("payload format 2 names a language model this telephrase does not have")
     if words is None:
-        raise FrameError("payload format 2 needs the en-words language model")
-    lm = data[0] & 0x03
-    if lm > 1 or (lm == 1 and words.bigrams is None):
-        raise FrameError(f"payload names language model {lm}, which this telephrase does not have"
-                         + (" (its en-words model has no word pairs: reinstall telephrase)" if lm == 1 else ""))
+        raise FrameError("payload needs the en-words language model")
+    lm = data[0] & 0x01
+    if lm == 1 and words.letters is None:
+        raise FrameError("payload names the whole language model, but this telephrase has only its unigram "
+                         "(reinstall telephrase)")
     if lm == 0:
         words = words.unigram()
     timing = bool(data[0] & _TIMING)
-    inp = ArithmeticDecoder(data[1:])
     models = _TimingModels()
     decoder = TextDecoder(words, inp, max_chars=64 * len(data) + 256)
     flagged: list[int] = []
@@ -282,7 +346,7 @@ def _decode_v2(data: bytes, words: WordModel | None) -> Message:
                 flagged.append(index)
         text = decoder.text
         if not timing:
-            return Message((Phrase(text),))
+            return Message((Phrase(text),), language, source_language=source)
         offsets = list(itertools.accumulate(map(len, decoder.parts), initial=0))
         cuts = [offsets[i] + phrase_boundary(decoder.parts[i]) for i in flagged]
         phrases = []
@@ -290,12 +354,12 @@ def _decode_v2(data: bytes, words: WordModel | None) -> Message:
             pause = _pause_value(models.pauses.decode(inp))
             phrases.append(Phrase(piece, pause, _duration_value(models.durations.decode(inp), piece)))
         if not data[0] & _WORD_PROSODY:
-            return Message(tuple(phrases))
+            return Message(tuple(phrases), language, source_language=source)
         tokens = _tokens_by_phrase(text, cuts)
         marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens))
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
-    return Message(tuple(phrases), words=marks, f0_median=median)
+    return Message(tuple(phrases), language, marks, median, source)
 
 
 def _encode_text(text: str, coding: TextCoding) -> bytes:
@@ -318,14 +382,16 @@ def _units(seconds: float) -> int:
 
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
-                   words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True) -> bytes:
-    """Code ``message``; ``TextCoding.LM`` (format 2) needs the word model and is the only
-    format that carries word prosody (with ``timing``): each word's pitch, and its duration
-    unless ``word_durations`` is off."""
+                   words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True,
+                   own_model: bool = False) -> bytes:
+    """Code ``message``; ``TextCoding.LM`` (format 3) needs the word model and is the only
+    format that carries the language and word prosody (with ``timing``): each word's pitch,
+    and its duration unless ``word_durations`` is off.  ``own_model``: ``words`` is the
+    registry's model for the message's language, not the configured fallback."""
     if coding is TextCoding.LM:
         if words is None:
             raise ValueError("the LM text coding needs a word model")
-        return _encode_v2(message, timing, words, word_prosody, word_durations)
+        return _encode_lm(message, timing, words, own_model, word_prosody, word_durations)
     text = "".join(p.text for p in message.phrases)
     header = VERSION << 4 | int(coding)
     body = bytearray()
@@ -337,17 +403,19 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
     return bytes([header]) + bytes(body) + _encode_text(text, coding)
 
 
-def decode_payload(data: bytes, words: WordModel | None = None) -> Message:
+def decode_payload(data: bytes, words: WordModel | None = None,
+                   models_for: Callable[[str], WordModel | None] = lambda language: None) -> Message:
+    """``words``: the configured text model; ``models_for``: the installed text model of a
+    language, or None."""
     if not data:
         raise FrameError("empty payload")
     header = data[0]
     version = header >> 4
-    if version == LM_VERSION:
-        return _decode_v2(data, words)
+    if version in (LM_VERSION, LANGUAGE_VERSION):
+        return _decode_lm(data, words, models_for)
     if version != VERSION:
-        raise FrameError(
-            f"payload format version {version} is not supported (this telephrase reads versions {VERSION} and {LM_VERSION})"
-        )
+        raise FrameError(f"payload format version {version} is not supported "
+                         f"(this telephrase reads versions {VERSION} to {LANGUAGE_VERSION})")
     coding = header & 0x07
     if coding not in (TextCoding.UTF8, TextCoding.BROTLI):
         raise FrameError(f"unknown text coding {coding}")

@@ -19,11 +19,12 @@ from functools import cached_property
 
 import numpy as np
 
-from .audio import STT_RATE
+from .audio import STT_RATE, resample
 from .auth import AuthError, CounterStore, MessageAuth, load_key
 from .config import AuthConfig, Config
 from .errors import AudioError, ConfigError, FrameError
 from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
+from .languages import describe
 from .message import Message, message_from_transcript
 from .payload import TextCoding, decode_payload, encode_payload
 from .pitch import PitchTrack, track_pitch
@@ -31,8 +32,9 @@ from .pitchmodel import PitchModel
 from .prosody import word_prosody
 from .registry import Registry
 from .synthesize import Synthesizer, Utterance, WordTarget
-from .textcoder import WORD, WordModel, load_word_model
+from .textcoder import WORD, WordModel, load_model_files
 from .transcribe import Transcriber, Transcript
+from .voices import VoiceBook, registry_voice
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +50,47 @@ class Engines:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.registry = Registry(config.models)
+        self._other_voice: Synthesizer | None = None
 
     @cached_property
     def transcriber(self) -> Transcriber:
         return Transcriber(self.config.stt, self.registry)
 
+    def derived(self, config: Config) -> Engines:
+        """The models loaded here, under another configuration of the same models (other
+        languages, translation, voices): for benchmarks and tests that compare settings."""
+        other = Engines(config)
+        if config.stt.model != self.config.stt.model or config.tts.voice != self.config.tts.voice:
+            raise ValueError("derived engines share this one's models; load other models with Engines(config)")
+        other.transcriber = self.transcriber.with_config(config.stt)
+        other.synthesizer = self.synthesizer
+        return other
+
     @cached_property
     def synthesizer(self) -> Synthesizer:
+        """The default voice; every received message is played at its sample rate."""
         return Synthesizer(self.config.tts, self.registry)
+
+    @cached_property
+    def voices(self) -> VoiceBook:
+        directory = self.config.tts.voices_dir
+        return VoiceBook(registry_voice(self.registry, self.config.tts.voice), Path(directory) if directory else None)
+
+    def can_speak(self, language: str) -> bool:
+        return self.config.tts.speak_unknown_languages or self.voices.for_language(language) is not None
+
+    def synthesizer_for(self, language: str) -> Synthesizer | None:
+        """The voice for a message in ``language``, loaded on first use (the last other
+        voice stays loaded); None when no voice speaks it and the default is not to."""
+        voice = self.voices.for_language(language)
+        if voice is None:
+            return self.synthesizer if self.config.tts.speak_unknown_languages else None
+        if voice == self.synthesizer.voice_info:
+            return self.synthesizer
+        if self._other_voice is None or self._other_voice.voice_info != voice:
+            self._other_voice = None  # one voice's memory at a time
+            self._other_voice = Synthesizer(self.config.tts, self.registry, voice)
+        return self._other_voice
 
     @cached_property
     def pitch_tracker(self) -> Callable[[np.ndarray], PitchTrack]:
@@ -72,8 +107,17 @@ class Engines:
 
     @cached_property
     def word_model(self) -> WordModel:
-        model = self.registry.resolve(self.config.codec.language_model)
-        return load_word_model(*(str(model.file(f.path)) for f in model.entry.files))
+        """The configured text model: English, and every language without its own."""
+        return self._load_word_model(self.config.codec.language_model)
+
+    def word_model_for(self, language: str) -> WordModel | None:
+        """The registry's text model for ``language``, or None where it has none."""
+        name = self.registry.for_language("text-lm", language) if language else None
+        return self._load_word_model(name) if name else None
+
+    def _load_word_model(self, name: str) -> WordModel:
+        model = self.registry.resolve(name)
+        return load_model_files([str(model.file(f.path)) for f in model.entry.files])
 
 
 @dataclass
@@ -155,7 +199,9 @@ class Sender:
         self.transcriber = engines.transcriber
         self.pitch_tracker = engines.pitch_tracker if config.codec.prosody in WORD_PROSODY_PRESETS else None
         self.coding_text = text_coding(config)
-        self.words = engines.word_model if self.coding_text is TextCoding.LM else None
+        self.engines = engines
+        if self.coding_text is TextCoding.LM:
+            engines.word_model  # noqa: B018 (loaded now: a missing model is an error at start, not at the first message)
         self.coding = frame_coding(config)
         self.auth = message_auth(config.auth)
         self.counters = None
@@ -186,8 +232,13 @@ class Sender:
             if preset in WORD_PROSODY_PRESETS else None
         message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody,
                                           context.pitches if context is not None else None)
-        payload = encode_payload(message, self.coding_text, preset != "off", self.words,
-                                 word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive")
+        words, own = None, False
+        if self.coding_text is TextCoding.LM:
+            own_words = self.engines.word_model_for(message.language)
+            words, own = (own_words, True) if own_words is not None else (self.engines.word_model, False)
+        payload = encode_payload(message, self.coding_text, preset != "off", words,
+                                 word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive",
+                                 own_model=own)
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
@@ -237,7 +288,7 @@ class Receiver:
             self.stats.rejected += 1
             return None
         try:
-            message = decode_payload(payload, self.engines.word_model)
+            message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for)
         except FrameError as e:
             self.stats.bad_payloads += 1
             log.warning("dropped a message: %s", e)
@@ -266,8 +317,17 @@ class Receiver:
             log.warning("refused a message: %s", e)
             return None
 
-    def speak(self, message: Message) -> np.ndarray:
-        return self.engines.synthesizer.speak(utterances(message))
+    def speak(self, message: Message) -> np.ndarray | None:
+        """The message spoken by the voice of its language, at the default voice's rate;
+        None when no voice speaks its language (it is then delivered as text only)."""
+        voice = self.engines.synthesizer_for(message.language)
+        if voice is None:
+            log.warning("no voice for %s: message from station %d delivered as text only: %r "
+                        "(add a Piper voice to %s, or set [tts] speak_unknown_languages)",
+                        describe(message.language), self.last.sender if self.last else 0, message.text,
+                        self.config.tts.voices_dir)
+            return None
+        return resample(voice.speak(utterances(message)), voice.rate, self.engines.synthesizer.rate)
 
 
 def utterances(message: Message) -> list[Utterance]:
@@ -291,6 +351,8 @@ class RoundTrip:
     rate: int
     stt_seconds: float
     tts_seconds: float
+    spoken: bool = True
+    """False when a message was delivered as text only (no voice for its language)."""
 
     def report(self) -> dict:
         t = self.transmission
@@ -299,7 +361,12 @@ class RoundTrip:
             "transcript": t.message.text,
             "received": " ".join(m.text for m in self.received),
             "delivered_exactly": [m.text for m in self.received] == [t.message.text],
-            "language": t.transcript.language,
+            "language": t.transcript.source_language or t.transcript.language,
+            "language_probability": round(t.transcript.language_probability, 3),
+            "translated": bool(t.transcript.source_language),
+            "received_language": self.received[0].language if self.received else None,
+            "received_source_language": self.received[0].source_language if self.received else None,
+            "spoken": self.spoken,
             "seconds": round(seconds, 3),
             "output_seconds": round(len(self.audio) / self.rate, 3),
             "words": len(t.transcript.words),
@@ -328,7 +395,7 @@ def round_trip(engines: Engines, audio: np.ndarray, link) -> RoundTrip:
     started = time.perf_counter()
     parts = [receiver.speak(m) for m in received]
     tts_seconds = time.perf_counter() - started
-    audio_out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-    return RoundTrip(
-        transmission, tuple(received), audio_out, synthesizer.rate, transmission.transcript.compute_seconds, tts_seconds
-    )
+    spoken = [p for p in parts if p is not None]
+    audio_out = np.concatenate(spoken) if spoken else np.zeros(0, dtype=np.float32)
+    return RoundTrip(transmission, tuple(received), audio_out, synthesizer.rate,
+                     transmission.transcript.compute_seconds, tts_seconds, len(spoken) == len(parts))

@@ -55,6 +55,8 @@ class ModelEntry:
     license: str
     origin: str
     files: tuple[ModelFile, ...]
+    language: str = ""
+    """The language a text model or a voice is for (``es``); empty for the others."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
             license=m["license"],
             origin=m.get("origin", ""),
             files=tuple(files),
+            language=m.get("language", ""),
         )
     return entries
 
@@ -147,6 +150,10 @@ class Registry:
 
     def names(self, role: str | None = None) -> list[str]:
         return [n for n, e in self.entries.items() if role is None or e.role == role]
+
+    def for_language(self, role: str, language: str) -> str | None:
+        """The first model of ``role`` for ``language``, or None."""
+        return next((n for n, e in self.entries.items() if e.role == role and e.language == language), None)
 
     def file_size(self, entry: ModelEntry, f: ModelFile) -> int | None:
         """Bytes of ``f`` as installed (its pieces together); None when a piece is missing."""

@@ -63,6 +63,8 @@ class StationStats:
     spoken: int = 0
     dropped_phrases: int = 0
     """Phrases with no speech recognised in them: nothing to send."""
+    text_only: int = 0
+    """Messages heard in a language no voice speaks: in the message log, not played."""
 
 
 @dataclass
@@ -77,6 +79,12 @@ class Spoken:
     """``time.monotonic()`` when its first sample went to the speaker."""
     finished_at: float | None = None
     """``time.monotonic()`` when the speaker finished it (None while playing, or if it failed)."""
+
+
+def languages(message: Message) -> dict[str, str]:
+    """The message log's language fields of ``message``, where it has them."""
+    fields = {"language": message.language, "source_language": message.source_language}
+    return {k: v for k, v in fields.items() if v}
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -268,7 +276,7 @@ class Station:
             self.stats.sent += 1
             release_memory()
             self.log.append("tx", self.config.link.station_id, sent.message.text, 8 * len(sent.payload),
-                            sent.message.seconds, onair_bytes=sent.onair_bytes)
+                            sent.message.seconds, onair_bytes=sent.onair_bytes, **languages(sent.message))
 
     def _listen(self, link: Link, receiver: Receiver) -> None:
         while not self.stop.is_set():
@@ -281,8 +289,11 @@ class Station:
                 continue
             sender = receiver.last.sender if receiver.last else 0
             self.stats.received += 1
+            extra = languages(message)
+            if not self.engines.can_speak(message.language):
+                extra["spoken"] = False
             self.log.append("rx", sender, message.text, 8 * len(receiver.last.payload) if receiver.last else 0,
-                            message.seconds)
+                            message.seconds, **extra)
             self.messages.put((message, sender, time.monotonic()))
 
     def _speak(self, receiver: Receiver, sink) -> None:
@@ -294,6 +305,9 @@ class Station:
             while self.config.daemon.half_duplex and self.transmitting.is_set() and not self.stop.is_set():
                 time.sleep(POLL)
             audio = receiver.speak(message)
+            if audio is None:
+                self.stats.text_only += 1
+                continue
             spoken = Spoken(message, sender, heard, time.monotonic())
             self.spoken.append(spoken)
             try:

@@ -43,6 +43,7 @@ from piper.patch_voice_with_alignment import add_alignment_output
 from .config import TtsConfig
 from .pitch import track_pitch
 from .registry import Registry
+from .voices import Voice, registry_voice
 from .reshape import Segment, reshape
 from .textcoder import WORD
 from .wordmap import align_runs, text_weight
@@ -175,11 +176,11 @@ def _round_keeping_sum(share: np.ndarray) -> np.ndarray:
 
 
 class Synthesizer:
-    def __init__(self, config: TtsConfig, registry: Registry) -> None:
+    def __init__(self, config: TtsConfig, registry: Registry, voice: Voice | None = None) -> None:
+        """``voice``: one from the voices directory; by default the registry's ``config.voice``."""
         self.config = config
-        model = registry.resolve(config.voice)
-        onnx_path = next(f.path for f in model.entry.files if f.path.endswith(".onnx"))
-        with open(model.file(onnx_path + ".json"), encoding="utf-8") as f:
+        self.voice_info = voice or registry_voice(registry, config.voice)
+        with open(self.voice_info.config, encoding="utf-8") as f:
             voice_config = PiperConfig.from_dict(json.load(f))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = config.threads or os.cpu_count() or 1
@@ -188,7 +189,7 @@ class Synthesizer:
         # sentence) for good; without it the memory goes back to malloc after every message
         # and a long-running station stays at its resting size (see ``station.release_memory``).
         options.enable_cpu_mem_arena = False
-        graph = onnx.load(str(model.file(onnx_path)))
+        graph = onnx.load(str(self.voice_info.onnx))
         inputs = [i.name for i in graph.graph.input]
         self.predictor: onnxruntime.InferenceSession | None = None
         """A duration voice's duration predictor alone: phoneme ids in, frames per id out."""
@@ -205,7 +206,7 @@ class Synthesizer:
         session = onnxruntime.InferenceSession(
             graph.SerializeToString(), sess_options=options, providers=providers(config.device)
         )
-        log.info("loaded voice %s (%s%s)", config.voice, ", ".join(session.get_providers()),
+        log.info("loaded voice %s (%s%s)", self.voice_info.name, ", ".join(session.get_providers()),
                  ", duration control" if self.predictor else "")
         self.voice = PiperVoice(session=session, config=voice_config)
         self.rate = voice_config.sample_rate

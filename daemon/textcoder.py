@@ -55,11 +55,9 @@ MAX_CODEPOINT = 0x110000
 LOWER, TITLE, UPPER, EXACT = range(4)
 _CASE_PRIOR = {True: [10, 60, 2, 1], False: [80, 12, 2, 1]}
 
-_LETTERS = "etaoinshrdlcumwfgypbvkjxqz'0123456789"
+ENGLISH_ALPHABET = "etaoinshrdlcumwfgypbvkjxqz'0123456789"
 _LETTER_PRIOR = [127, 91, 82, 75, 70, 67, 63, 61, 60, 43, 40, 28, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1,
                  4, 6, 6, 5, 4, 4, 4, 4, 4, 4, 4]
-_END, _OTHER = len(_LETTERS), len(_LETTERS) + 1
-LETTER_SYMBOLS = len(_LETTERS) + 2
 
 _GAP_CHARS = " ,.?!;:-\"'()—…\n"
 _GAPS = [  # (text, text ends here) with prior counts
@@ -109,21 +107,30 @@ class BigramModel:
         return cls(contexts)
 
 
-def letter_contexts(word: str) -> Iterator[tuple[str, int]]:
-    """The symbols that spell ``word`` (its end mark last), each with the two before it."""
+def letter_contexts(word: str, alphabet: str = ENGLISH_ALPHABET) -> Iterator[tuple[str, int]]:
+    """The symbols that spell ``word`` (its end mark last), each with the two before it.
+    ``alphabet``: the spelling alphabet, English's letters and then a language's own."""
+    end, other = len(alphabet), len(alphabet) + 1
     context = "^^"
     for ch in word:
-        i = _LETTERS.find(ch)
-        yield context, i if i >= 0 else _OTHER
+        i = alphabet.find(ch)
+        yield context, i if i >= 0 else other
         context = context[1] + (ch if i >= 0 else "?")
-    yield context, _END
+    yield context, end
 
 
-def load_letters(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """Spelling priors: a context of two, one or no symbols → a count per symbol."""
+ALPHABET_KEY = "#alphabet"
+"""A spelling-prior file's optional first row: the letters a language adds to English's (a
+context is at most two characters, so no context has this key)."""
+
+
+def load_letters(path: str | Path) -> tuple[str, dict[str, tuple[int, ...]]]:
+    """Spelling priors: the alphabet, and for a context of two, one or no symbols a count per
+    symbol."""
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        rows = (line.rstrip("\n").split("\t") for line in f if line.strip("\n"))
-        return {key: tuple(int(c) for c in counts.split()) for key, counts in rows}
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip("\n")]
+    extra = rows.pop(0)[1] if rows and rows[0][0] == ALPHABET_KEY else ""
+    return ENGLISH_ALPHABET + extra, {key: tuple(int(c) for c in counts.split()) for key, counts in rows}
 
 
 @dataclass(frozen=True)
@@ -137,15 +144,17 @@ class WordModel:
     """``cumulative[i]`` = sum of counts of words before ``i``; one more entry for the total."""
     bigrams: BigramModel | None = None
     letters: dict[str, tuple[int, ...]] | None = None
+    alphabet: str = ENGLISH_ALPHABET
+    """The spelling alphabet of ``letters``."""
 
     @property
     def lm_id(self) -> int:
-        """The payload header's language-model number: 0 unigram, 1 with word pairs and
-        spelling priors."""
-        return 0 if self.bigrams is None else 1
+        """The payload header's language-model number: 0 unigram, 1 with its word pairs
+        and spelling priors, whichever it has."""
+        return 0 if self.bigrams is None and self.letters is None else 1
 
     def unigram(self) -> WordModel:
-        return replace(self, bigrams=None, letters=None)
+        return replace(self, bigrams=None, letters=None, alphabet=ENGLISH_ALPHABET)
 
     @classmethod
     def load(cls, path: str | Path) -> WordModel:
@@ -158,16 +167,28 @@ class WordModel:
         return cls(words, {w: i for i, w in enumerate(words)}, tuple(itertools.accumulate(counts, initial=0)))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def load_word_model(path: str, bigrams: str = "", letters: str = "") -> WordModel:
-    """The unigram at ``path``; with the word pairs at ``bigrams`` and the spelling priors at
-    ``letters`` (both or neither: together they are language model 1)."""
+    """The unigram at ``path``; with the word pairs at ``bigrams`` (English has them) and the
+    spelling priors at ``letters`` (needed with word pairs): language model 1."""
     model = WordModel.load(path)
-    if bool(bigrams) != bool(letters):
-        raise ValueError("the word pairs and the spelling priors come together")
-    if not bigrams:
-        return model
-    return replace(model, bigrams=BigramModel.load(bigrams, model.index), letters=load_letters(letters))
+    if bigrams and not letters:
+        raise ValueError("word pairs need the spelling priors beside them")
+    if letters:
+        alphabet, priors = load_letters(letters)
+        model = replace(model, letters=priors, alphabet=alphabet)
+    if bigrams:
+        model = replace(model, bigrams=BigramModel.load(bigrams, model.index))
+    return model
+
+
+def load_model_files(paths: list[str]) -> WordModel:
+    """A registry text-lm entry's files: ``*-words``, and optionally ``*-bigrams`` and
+    ``*-letters``, told apart by name."""
+    def named(part: str) -> str:
+        return next((p for p in paths if p.rsplit("/", 1)[-1].split(".")[0].endswith(part)), "")
+
+    return load_word_model(named("-words"), named("-bigrams"), named("-letters"))
 
 
 class _Fenwick:
@@ -321,6 +342,7 @@ class _TextModels:
         self.gaps0 = FrequencyModel([p for *_, p in _GAPS0] + [1, 1])
         self.cases = {start: FrequencyModel(prior) for start, prior in _CASE_PRIOR.items()}
         self.priors = model.letters
+        self.alphabet = model.alphabet
         self.spellers: dict[str, FrequencyModel] = {}
 
     def speller(self, context: str) -> FrequencyModel:
@@ -363,7 +385,7 @@ class TextEncoder(_TextModels):
         self.words.follow(sentence_start)
         if not self.words.encode(self.out, word):
             if self.priors is None:
-                self._spell(word, self.letters, _LETTERS)
+                self._spell(word, self.letters, ENGLISH_ALPHABET)
             else:
                 self._spell_word(word)
             self.words.remember(word)
@@ -378,9 +400,9 @@ class TextEncoder(_TextModels):
         self._spell(gap, self.gap_chars, _GAP_CHARS)
 
     def _spell_word(self, word: str) -> None:
-        for (context, symbol), ch in zip(letter_contexts(word), [*word, ""]):
+        for (context, symbol), ch in zip(letter_contexts(word, self.alphabet), [*word, ""]):
             self.speller(context).encode(self.out, symbol)
-            if symbol == _OTHER:
+            if symbol == len(self.alphabet) + 1:
                 encode_uniform(self.out, ord(ch), MAX_CODEPOINT)
 
     def _spell(self, text: str, model: FrequencyModel, alphabet: str) -> None:
@@ -434,7 +456,7 @@ class TextDecoder(_TextModels):
         self.words.follow(sentence_start)
         word = self.words.decode(self.inp)
         if word is None:
-            word = self._spell(self.letters, _LETTERS) if self.priors is None else self._spell_word()
+            word = self._spell(self.letters, ENGLISH_ALPHABET) if self.priors is None else self._spell_word()
             self.words.remember(word)
         return word if case == EXACT else _apply_case(word, case)
 
@@ -449,10 +471,11 @@ class TextDecoder(_TextModels):
     def _spell_word(self) -> str:
         chars: list[str] = []
         context = "^^"
-        while (symbol := self.speller(context).decode(self.inp)) != _END:
-            ch = _LETTERS[symbol] if symbol < _END else chr(decode_uniform(self.inp, MAX_CODEPOINT))
+        end = len(self.alphabet)
+        while (symbol := self.speller(context).decode(self.inp)) != end:
+            ch = self.alphabet[symbol] if symbol < end else chr(decode_uniform(self.inp, MAX_CODEPOINT))
             chars.append(ch)
-            context = context[1] + (ch if symbol < _END else "?")
+            context = context[1] + (ch if symbol < end else "?")
             if len(chars) > self.max_chars:
                 raise ValueError("corrupt text stream")
         return "".join(chars)

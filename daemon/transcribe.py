@@ -7,6 +7,7 @@ instead of Whisper's invented sentences.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -16,6 +17,7 @@ import numpy as np
 
 from .audio import STT_RATE
 from .config import SttConfig
+from .errors import ConfigError
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ class Transcript:
     seconds: float
     """Length of the audio that was transcribed."""
     compute_seconds: float
+    source_language: str = ""
+    """Set when the words are Whisper's English translation: the language that was spoken
+    (``language`` is then ``en``)."""
 
     @property
     def text(self) -> str:
@@ -76,6 +81,13 @@ class Transcriber:
         self.device = device
         self.multilingual = self.model.model.is_multilingual
 
+    def with_config(self, config: SttConfig) -> Transcriber:
+        """This loaded model under other languages or task settings (``config.model`` must
+        name the same model)."""
+        other = copy.copy(self)
+        other.config = config
+        return other
+
     def _language(self, audio: np.ndarray) -> str | None:
         """The language to decode in: the configured one, the only allowed one, or the most
         likely of the allowed ones; None lets Whisper choose from all."""
@@ -84,17 +96,30 @@ class Transcriber:
         if self.config.language:
             return self.config.language
         allowed = [code.strip() for code in self.config.languages.split(",") if code.strip()]
+        if self.config.translate and allowed == ["en"]:
+            allowed = []  # translating from English alone would be no translation: detect any
         if len(allowed) <= 1:
             return allowed[0] if allowed else None
         _, _, ranked = self.model.detect_language(audio, vad_filter=self.config.vad)
         return max((p, code) for code, p in ranked if code in allowed)[1]
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
+        """What was said; with ``translate``, in English (speech already in English is
+        transcribed as it is)."""
+        import ctranslate2
+
         started = time.perf_counter()
+        # Where greedy decoding looks wrong, faster-whisper samples again at higher
+        # temperatures; a fixed seed makes that, too, give the same words for the same audio.
+        ctranslate2.set_random_seed(0)
         language = self._language(audio)
+        if self.config.translate and not self.multilingual:
+            raise ConfigError(f"stt.translate needs a multilingual model; {self.config.model} knows only English "
+                              "(use whisper-base)")
         segments, info = self.model.transcribe(
             audio,
             language=language,
+            task="translate" if self.config.translate else "transcribe",
             beam_size=self.config.beam_size,
             word_timestamps=True,
             vad_filter=self.config.vad,
@@ -106,10 +131,12 @@ class Transcriber:
             for w in (segment.words or ())
             if w.word.strip()
         )
+        translated = self.config.translate and info.language != "en"
         return Transcript(
             words=words,
-            language=info.language,
+            language="en" if translated else info.language,
             language_probability=float(info.language_probability),
             seconds=len(audio) / STT_RATE,
             compute_seconds=time.perf_counter() - started,
+            source_language=info.language if translated else "",
         )

@@ -29,7 +29,7 @@ def test_version():
 def test_models_prepare():
     result = run_cli("models", "--prepare")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" ok ") == 7
+    assert result.stdout.count(" ok ") == 10
 
 
 def test_daemon_never_imports_torch():

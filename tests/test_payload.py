@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from telephrase.errors import FrameError
@@ -35,8 +37,8 @@ def test_brotli_is_smaller_than_utf8_for_english():
 
 def test_unknown_version_is_refused_with_a_clear_error():
     data = bytearray(encode_payload(MESSAGE))
-    data[0] = (3 << 4) | (data[0] & 0x0F)
-    with pytest.raises(FrameError, match="version 3 is not supported"):
+    data[0] = (4 << 4) | (data[0] & 0x0F)
+    with pytest.raises(FrameError, match="version 4 is not supported"):
         decode_payload(bytes(data))
 
 
@@ -75,31 +77,49 @@ def test_phrases_split_at_pauses():
     assert message.text == "One two. Three four"
 
 
+def load_text_model(name: str):
+    """A registry text model as the pipeline loads it: unigram, word pairs (English),
+    spelling priors."""
+    from telephrase.registry import Registry
+    from telephrase.textcoder import load_model_files
+
+    model = Registry().resolve(name)
+    return load_model_files([str(model.file(f.path)) for f in model.entry.files])
+
+
 @pytest.fixture(scope="module")
 def words():
-    """Language model 1, as the pipeline loads it: unigram, word pairs, spelling priors."""
-    from telephrase.registry import Registry
-    from telephrase.textcoder import load_word_model
-
-    model = Registry().resolve("en-words")
-    return load_word_model(*(str(model.file(f.path)) for f in model.entry.files))
+    return load_text_model("en-words")
 
 
-@pytest.mark.parametrize("lm, vector", [(0, "28 ac d0 b5 25 c7 02 61 70"), (1, "29 a3 6a ec 71 6d 6d ab 3c e0")])
-def test_version_2_test_vectors(words, lm, vector):
-    model = words if lm else words.unigram()
-    data = encode_payload(MESSAGE, TextCoding.LM, timing=True, words=model)
-    assert data == bytes.fromhex(vector)
-    decoded = decode_payload(data, words)
-    assert [p.text for p in decoded.phrases] == [p.text for p in MESSAGE.phrases]
-    for got, sent in zip(decoded.phrases, MESSAGE.phrases):
-        assert got.pause == pytest.approx(sent.pause, rel=0.13)
-        assert got.seconds == pytest.approx(sent.seconds, rel=0.05)
+def assert_timing_kept(decoded: Message, sent: Message) -> None:
+    assert [p.text for p in decoded.phrases] == [p.text for p in sent.phrases]
+    for got, phrase in zip(decoded.phrases, sent.phrases):
+        assert got.pause == pytest.approx(phrase.pause, rel=0.13)
+        assert got.seconds == pytest.approx(phrase.seconds, rel=0.05)
+
+
+@pytest.mark.parametrize("vector", ["28 ac d0 b5 25 c7 02 61 70", "29 a3 6a ec 71 6d 6d ab 3c e0"])
+def test_version_2_test_vectors_still_decode(words, vector):
+    """Format 2 (English only, no language field), as telephrase sent it before format 3."""
+    decoded = decode_payload(bytes.fromhex(vector), words)
+    assert_timing_kept(decoded, MESSAGE)
+    assert decoded.language == ""
+
+
+@pytest.mark.parametrize("lm, vector", [(0, "3a a4 34 3b 05 da 44 40 e0"), (1, "3b 9b 66 91 98 31 0f 60 bb a0")])
+def test_version_3_test_vectors(words, lm, vector):
+    message = dataclasses.replace(MESSAGE, language="en")
+    data = encode_payload(message, TextCoding.LM, timing=True, words=words if lm else words.unigram(), own_model=True)
+    assert data.hex(" ") == vector
+    decoded = decode_payload(data, None, lambda language: words if language == "en" else None)
+    assert_timing_kept(decoded, message)
+    assert decoded.language == "en"
 
 
 def test_language_model_1_needs_the_word_pairs(words):
     data = encode_payload(MESSAGE, TextCoding.LM, True, words)
-    with pytest.raises(FrameError, match="language model 1"):
+    with pytest.raises(FrameError, match="only its unigram"):
         decode_payload(data, words.unigram())
 
 
@@ -131,27 +151,27 @@ def test_long_messages_stop_growing_the_cache(words):
 ])
 @pytest.mark.parametrize("timing", [True, False])
 @pytest.mark.parametrize("lm", [0, 1])
-def test_version_2_is_lossless_for_any_text(words, text, timing, lm):
+def test_lm_coding_is_lossless_for_any_text(words, text, timing, lm):
     message = Message((Phrase(text, 0.2, 1.0),))
     model = words if lm else words.unigram()
     assert decode_payload(encode_payload(message, TextCoding.LM, timing, model), words).text == message.text
 
 
-def test_version_2_keeps_phrases_even_without_spaces(words):
+def test_lm_coding_keeps_phrases_even_without_spaces(words):
     message = Message((Phrase(" 東京", 0.2, 0.5), Phrase("大阪 and", 0.1, 0.7), Phrase(" more", 0.3, 0.2)))
     decoded = decode_payload(encode_payload(message, TextCoding.LM, True, words), words)
     assert decoded.text == message.text and len(decoded.phrases) == 2
     assert decoded.phrases[0].seconds == pytest.approx(1.3, rel=0.05)
 
 
-def test_version_2_beats_brotli_on_english(words):
+def test_lm_coding_beats_brotli_on_english(words):
     text = " I could not help watching your face with some anxiety when Mr. Thornton made his confession."
     message = Message((Phrase(text, 0.0, 5.0),))
     lm = len(encode_payload(message, TextCoding.LM, False, words))
     assert lm < 0.6 * len(encode_payload(message, TextCoding.BROTLI, False))
 
 
-def test_version_2_without_the_model_is_a_clear_error(words):
+def test_lm_coding_without_the_model_is_a_clear_error(words):
     data = encode_payload(MESSAGE, TextCoding.LM, True, words)
     with pytest.raises(FrameError, match="needs the en-words"):
         decode_payload(data)
@@ -167,7 +187,7 @@ def test_word_prosody_round_trip(words):
         f0_median=3.2,
     )
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x2D and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
+    assert data[0] == 0x3D and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
     decoded = decode_payload(data, words)
     assert decoded.f0_median == 3.0
     assert [w.text for w in decoded.words] == ["Hello", "there", "shop", "boy", "over"]
@@ -181,7 +201,7 @@ def test_word_prosody_needs_marks_that_match_the_text(words):
 
     message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x29 and decode_payload(data, words).words == ()
+    assert data[0] == 0x39 and decode_payload(data, words).words == ()
 
 
 def test_word_pitch_without_word_durations(words):

@@ -49,10 +49,21 @@ def station_config(tmp_path, name: str, port: int, peer: int, station_id: int, *
 def run_until(station: Station, condition, timeout: float) -> threading.Thread:
     thread = threading.Thread(target=station.run, daemon=True)
     thread.start()
+    wait_for(condition, timeout)
+    return thread
+
+
+def send_frames(frames, port: int) -> None:
+    """Frames onto the station's UDP port, as a far station would send them."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for frame in frames:
+            s.sendto(frame, ("127.0.0.1", port))
+
+
+def wait_for(condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return thread
 
 
 def log_entries(path) -> list[dict]:
@@ -88,20 +99,13 @@ def test_received_speech_waits_while_this_station_transmits(engines, tmp_path):
     a = Station(station_config(tmp_path, "a", pa, pb, 1), engines)
     thread = run_until(a, lambda: False, 0)
     a.transmitting.set()
-    sent = Sender(replace(Config(), link={"station_id": 7}), engines).transmit(read_audio(SAMPLE))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for frame in sent.frames:
-            s.sendto(frame, ("127.0.0.1", pa))
-    deadline = time.monotonic() + 10
-    while a.stats.received == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    send_frames(Sender(replace(Config(), link={"station_id": 7}), engines).transmit(read_audio(SAMPLE)).frames, pa)
+    wait_for(lambda: a.stats.received > 0, 10)
     assert a.stats.received == 1
     time.sleep(1.0)
     assert a.spoken == []
     a.transmitting.clear()
-    deadline = time.monotonic() + 30
-    while a.stats.spoken == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: a.stats.spoken > 0, 30)
     a.stop.set()
     thread.join(30)
     assert heard_well([s.message.text for s in a.spoken])
@@ -183,12 +187,8 @@ def test_sigterm_while_a_message_arrives_still_speaks_it(engines, tmp_path):
     try:
         assert notify.wait_for("READY=1", 120), notify.messages
         sent = Sender(replace(Config(), link={"station_id": 9}), engines).transmit(read_audio(SAMPLE))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for frame in sent.frames:
-                s.sendto(frame, ("127.0.0.1", port))
-        deadline = time.monotonic() + 10
-        while not log_entries(tmp_path / "log.jsonl") and time.monotonic() < deadline:
-            time.sleep(0.02)
+        send_frames(sent.frames, port)
+        wait_for(lambda: log_entries(tmp_path / "log.jsonl"), 10)
         daemon.send_signal(signal.SIGTERM)
         try:
             daemon.wait(60)
@@ -227,3 +227,22 @@ def test_sound_cards_and_voice_keying_end_to_end(engines, tmp_path, monkeypatch)
     assert heard_well([s.message.text for s in b.spoken])
     played = cards.played("card")
     assert len(played) / RATE > 3 and np.abs(played).max() > 0.1
+
+
+def test_a_message_in_a_language_without_a_voice_is_logged_as_text(engines, tmp_path):
+    """French heard by a station with only the English voice: in the message log with its
+    language and ``spoken: false``, never read aloud as English."""
+    port = free_port()
+    config = station_config(tmp_path, "a", port, free_port(), 1, tts={"voices_dir": str(tmp_path)})
+    station = Station(config, engines.derived(config))
+    thread = run_until(station, lambda: False, 0)
+    french = engines.derived(replace(Config(), stt={"languages": "en,fr"}, link={"station_id": 9}))
+    sent = Sender(french.config, french).transmit(read_audio(SAMPLES / "languages" / "fr-02.flac"))
+    assert sent.message.language == "fr"
+    send_frames(sent.frames, port)
+    wait_for(lambda: station.stats.text_only > 0, 20)
+    station.stop.set()
+    thread.join(30)
+    assert station.stats.text_only == 1 and station.spoken == []
+    [entry] = log_entries(tmp_path / "a.jsonl")
+    assert (entry["text"], entry["language"], entry["sender"], entry["spoken"]) == (sent.message.text, "fr", 9, False)
