@@ -142,6 +142,8 @@ def loopback_daemons(args: argparse.Namespace) -> int:
                if exchange.spoken and exchange.released is not None else None)
     report = {"transcript": " ".join(s.message.text for s in exchange.spoken), "seconds": round(exchange.seconds, 2),
               "messages_sent": exchange.sent, "messages_heard": len(exchange.spoken), "latency_s": latency,
+              "received_language": exchange.spoken[0].message.language if exchange.spoken else None,
+              "received_source_language": exchange.spoken[0].message.source_language if exchange.spoken else None,
               "frames_lost": pair.relay.channel.stats.lost, "bits_flipped": pair.relay.channel.stats.bits_flipped,
               "output": str(args.output)}
     if args.json:
