@@ -4,7 +4,9 @@ Two stations run in this process over UDP on 127.0.0.1 (no air time): the sender
 is each corpus recording played in real time (``wav:``, keyed while it plays), the receiver's
 speaker a wav sink that notes when each message starts to play.  Per utterance the latency is
 that start minus the moment the recording's last sample was captured; for long utterances the
-benchmark also checks that the first phrase was heard before the speaker stopped talking.
+benchmark also checks that the first phrase was heard before the speaker stopped talking, and
+scores the text the far end received against the reference (the station's phrase cutting
+changes what the recogniser hears at once).
 Memory: the process's resident size with both stations' models loaded (Whisper, the voice and
 the text model are shared, as in one daemon), and its growth from the first message to the last.
 """
@@ -20,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .bench import Utterance
+from .normalize import word_errors
 from .pipeline import Engines
 from .stationpair import StationPair
 
@@ -46,7 +49,9 @@ def run_latency(engines: Engines, utterances: list[Utterance], repeat: int = 1, 
         for u in tqdm([u for _ in range(repeat) for u in utterances], desc="latency", unit="utt",
                       disable=not progress, file=sys.stderr):
             exchange = pair.send(u.path)
-            row = dict(id=u.id, seconds=round(exchange.seconds, 2), messages=len(exchange.spoken))
+            heard = " ".join(s.message.text for s in exchange.spoken)
+            row = dict(id=u.id, seconds=round(exchange.seconds, 2), messages=len(exchange.spoken), heard=heard,
+                       word_errors=word_errors(u.transcript, heard))
             if exchange.spoken and exchange.released is not None:
                 row["latency_s"] = round(exchange.spoken[0].started_at - exchange.released, 3)
                 row["first_audio_before_release"] = exchange.spoken[0].started_at < exchange.released
@@ -59,6 +64,7 @@ def run_latency(engines: Engines, utterances: list[Utterance], repeat: int = 1, 
     latencies = np.array([r["latency_s"] for r in rows if "latency_s" in r and r["seconds"] <= 15.0])
     long = [r["first_audio_before_release"] for r in rows if r["seconds"] > LONG and "latency_s" in r]
     end_rss = rss_mb()
+    errors = [r["word_errors"] for r in rows]
     summary = {
         "transmissions": len(rows),
         "heard": sum(1 for r in rows if r["messages"]),
@@ -66,6 +72,7 @@ def run_latency(engines: Engines, utterances: list[Utterance], repeat: int = 1, 
         "latency_p90_s": round(float(np.percentile(latencies, 90)), 3) if latencies.size else None,
         "first_audio_before_release": round(sum(long) / len(long), 3) if long else None,
         "long_utterances": len(long),
+        "wer_received": round(sum(e for e, _ in errors) / max(1, sum(n for _, n in errors)), 4),
         "rss_mb": round(end_rss, 1),
         "rss_growth_mb": round(end_rss - first_rss, 1) if first_rss is not None else None,
         "rss_growth_second_half_mb": round(end_rss - rows[len(rows) // 2]["rss_mb"], 1) if len(rows) > 1 else None,
@@ -84,6 +91,7 @@ def format_latency(result: dict) -> str:
     s = result["summary"]
     lines += ["", f"latency median   {s['latency_median_s']} s (utterances up to 15 s), p90 {s['latency_p90_s']} s",
               f"heard early      {s['first_audio_before_release']} of {s['long_utterances']} utterances over {LONG:.0f} s",
+              f"WER received     {100 * s['wer_received']:.1f} % (the text the far end received, phrase by phrase)",
               f"memory           {s['rss_mb']} MB resident, {s['rss_growth_mb']} MB growth over the run "
               f"({s['rss_growth_second_half_mb']} MB in its second half)",
               f"transmissions    {s['transmissions']} ({s['heard']} heard)"]
