@@ -238,7 +238,9 @@ class PolledKey(_DeviceKey):
 
 class SerialKey(PolledKey):
     """A control line of a serial port.  ``line`` is cts, dsr, cd or ri; a leading ``-`` (Dire
-    Wolf's notation) or ``active_low`` means the key pulls the line low."""
+    Wolf's notation) or ``active_low`` means the key pulls the line low.  ``device`` may also be
+    a pyserial URL: ``rfc2217://host:port`` reads the line of a port on a network serial server
+    (ser2net, a terminal server) that reports its modem lines."""
 
     def __init__(self, device: str, line: str = "cts", active_low: bool = False, debounce: float = 0.02,
                  max_transmit: float = 120.0, retry: Retry | None = None) -> None:
@@ -261,7 +263,8 @@ class SerialKey(PolledKey):
 
     def _open(self) -> None:
         try:
-            self._port = serial.Serial(self.device, timeout=0)  # pyserial raises DTR and RTS: a switch's supply
+            # pyserial raises DTR and RTS: a switch's supply
+            self._port = serial.serial_for_url(self.device, timeout=0)
         except OSError as exc:
             raise _open_error(f"PTT serial device {self.device}", exc, "'ls -l /dev/serial/by-id/' lists the ports",
                               "dialout") from None

@@ -19,12 +19,16 @@ import errno
 import logging
 import os
 import pty
+import select
+import socket
 import struct
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from serial.rfc2217 import PortManager
+from serial.urlhandler.protocol_loop import Serial as LoopSerial
 
 from telephrase import ptt
 from telephrase.config import PttConfig
@@ -491,5 +495,68 @@ def test_stdin_toggle_left_on_is_released_after_max_transmit(keyboard) -> None:
         assert 0.23 <= time.monotonic() - down_at < 1.0
         os.write(typing, b"\n\n")  # off, on: a fresh press
         assert key.wait_change(2.0) is True
+    finally:
+        key.close()
+
+
+class SwitchBox(LoopSerial):
+    """The far side of a network serial server: a push button wired from RTS to CTS, the way a
+    PTT switch is powered from a serial port (pyserial's loop:// port wires RTS to CTS; the
+    button breaks that wire)."""
+
+    closed = False
+
+    @property
+    def cts(self) -> bool:
+        return self._rts_state and self.closed
+
+
+@pytest.fixture
+def rfc2217_server():
+    """An RFC 2217 server on 127.0.0.1 (pyserial's own ``PortManager``, as in its
+    ``rfc2217_server.py`` example) in front of the switch box; it reports the modem lines
+    every 20 ms, as ser2net does."""
+    box = SwitchBox("loop://")
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    class Connection:
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+            self.lock = threading.Lock()
+
+        def write(self, data: bytes) -> None:
+            with self.lock:
+                self.sock.sendall(data)
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        manager = PortManager(box, Connection(sock))
+        while not stop.is_set():
+            if select.select([sock], [], [], 0.02)[0]:
+                data = sock.recv(1024)
+                if not data:
+                    break
+                list(manager.filter(data))
+            manager.check_modem_lines()
+        sock.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield box, f"rfc2217://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_serial_key_over_rfc2217_follows_the_button(rfc2217_server) -> None:
+    box, url = rfc2217_server
+    key = make_ptt("serial", device=url, line="cts", debounce=0.05)
+    try:
+        assert key.wait_change(0.5) is None and not key.pressed()
+        box.closed = True
+        assert key.wait_change(3.0) is True and key.pressed()
+        box.closed = False
+        assert key.wait_change(3.0) is False and not key.pressed()
     finally:
         key.close()
