@@ -26,7 +26,6 @@ same kind of model (words and spelling, no word pairs) and with its whole model.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import sys
 from collections import defaultdict
@@ -36,15 +35,13 @@ from tqdm import tqdm
 
 from .audio import STT_RATE, read_audio, resample
 from .bench import read_rows
-from .config import Config, replace
+from .config import replace
 from .errors import TelephraseError
 from .link import MemoryLink
 from .message import Message, Phrase
 from .normalize import normalize, word_errors
 from .payload import TextCoding, encode_payload
 from .pipeline import Engines, round_trip
-
-log = logging.getLogger(__name__)
 
 MAX_TEXTS = 500
 
@@ -143,8 +140,9 @@ def run_language_bench(engines: Engines, manifest: str | Path, languages: str | 
                        "translation_source_language": rt.received[0].source_language if rt.received else None,
                        "translation_payload_bits": 8 * len(rt.transmission.payload)}
         results.append(result)
-    sources = {language: f"{path} ({len(read_texts(path))} messages)" for language, path in (texts or {}).items()}
-    coded = [(language, text) for language, path in (texts or {}).items() for text in read_texts(path)]
+    read = {language: read_texts(path) for language, path in (texts or {}).items()}
+    sources = {language: f"{texts[language]} ({len(entries)} messages)" for language, entries in read.items()}
+    coded = [(language, text) for language, entries in read.items() for text in entries]
     coded += [(r["language"], r["transcript"]) for r in rows if r["language"] not in sources]
     return {"summary": _summarise(results), "bits_per_char": text_bits_per_char(engines, coded),
             "bits_per_char_text": sources | {r["language"]: "the manifest's transcripts" for r in rows

@@ -51,6 +51,7 @@ class Engines:
         self.config = config
         self.registry = Registry(config.models)
         self._other_voice: Synthesizer | None = None
+        self._word_models: dict[str, WordModel | None] = {}
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -111,9 +112,12 @@ class Engines:
         return self._load_word_model(self.config.codec.language_model)
 
     def word_model_for(self, language: str) -> WordModel | None:
-        """The registry's text model for ``language``, or None where it has none."""
-        name = self.registry.for_language("text-lm", language) if language else None
-        return self._load_word_model(name) if name else None
+        """The registry's text model for ``language``, or None where it has none; looked up
+        and verified once per language, not with every message."""
+        if language not in self._word_models:
+            name = self.registry.for_language("text-lm", language) if language else None
+            self._word_models[language] = self._load_word_model(name) if name else None
+        return self._word_models[language]
 
     def _load_word_model(self, name: str) -> WordModel:
         model = self.registry.resolve(name)

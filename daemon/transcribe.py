@@ -80,13 +80,21 @@ class Transcriber:
         )
         self.device = device
         self.multilingual = self.model.model.is_multilingual
+        self._check_task()
 
     def with_config(self, config: SttConfig) -> Transcriber:
         """This loaded model under other languages or task settings (``config.model`` must
         name the same model)."""
         other = copy.copy(self)
         other.config = config
+        other._check_task()
         return other
+
+    def _check_task(self) -> None:
+        """Refuse at start, not at the first message, a translation the model cannot do."""
+        if self.config.translate and not self.multilingual:
+            raise ConfigError(f"stt.translate needs a multilingual model; {self.config.model} knows only English "
+                              "(use whisper-base)")
 
     def _language(self, audio: np.ndarray) -> str | None:
         """The language to decode in: the configured one, the only allowed one, or the most
@@ -113,9 +121,6 @@ class Transcriber:
         # temperatures; a fixed seed makes that, too, give the same words for the same audio.
         ctranslate2.set_random_seed(0)
         language = self._language(audio)
-        if self.config.translate and not self.multilingual:
-            raise ConfigError(f"stt.translate needs a multilingual model; {self.config.model} knows only English "
-                              "(use whisper-base)")
         segments, info = self.model.transcribe(
             audio,
             language=language,
