@@ -31,8 +31,8 @@ def _add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) 
                        help="how the text is coded: lm (language model, default), brotli or utf8")
         p.add_argument("--prosody", choices=["off", "minimal", "balanced", "expressive"],
                        help="what is sent besides the text: off; minimal (phrase pauses and durations, "
-                       "the default); balanced (also the speaker's median pitch and every word's pitch); "
-                       "expressive (also every word's duration)")
+                       "the default); balanced (also the speaker's median pitch and each phrase's pitch contour with "
+                       "word accents); expressive (every word's pitch and duration instead)")
         add_pitch_option(p)
         p.add_argument("--mtu", type=int, metavar="BYTES", help="largest frame on air (default 237)")
         p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"],

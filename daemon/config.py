@@ -64,15 +64,16 @@ class CodecConfig:
     """How a message becomes payload bytes."""
 
     text: str = "lm"
-    """``lm`` (the word language model with arithmetic coding, payload format 3), or the
+    """``lm`` (the word language model with arithmetic coding, payload format 4), or the
     format 1 baselines ``brotli`` and ``utf8``."""
     language_model: str = "en-words"
     """Registry name of the text coder's word model."""
     prosody: str = "minimal"
     """What is sent besides the text: ``off`` nothing; ``minimal`` each phrase's pause and
     duration, so the receiver keeps the sender's pace; ``balanced`` also the speaker's median
-    pitch and every word's pitch, so it follows their register and intonation; ``expressive``
-    also every word's duration, for their rhythm."""
+    pitch and each phrase's pitch contour with every word's accent off it, so it follows their
+    register and intonation; ``expressive`` every word's pitch level and duration instead, for
+    their rhythm."""
     phrase_pause: float = 0.25
     """A gap between words at least this long (seconds) starts a new phrase."""
     pitch: str = "crepe-tiny"

@@ -1,4 +1,4 @@
-"""Language codes as they travel in a payload (format 3).
+"""Language codes as they travel in a payload (formats 3 and 4).
 
 The table is part of the wire format: a language is sent as its index here, so the list is
 frozen.  Index 0 means "not known"; 1 to 100 are Whisper's languages in the order its tokenizer

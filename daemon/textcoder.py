@@ -50,6 +50,8 @@ CACHE_LIMIT = 400
 MIN_BACKOFF = 16
 """The unigram's share of a context is at least 1/MIN_BACKOFF."""
 START = "<s>"
+PAIRS_FORMAT = 4
+"""The payload format from which a model's ``*-pairs`` file replaces its ``*-bigrams``."""
 MAX_CODEPOINT = 0x110000
 
 LOWER, TITLE, UPPER, EXACT = range(4)
@@ -143,9 +145,13 @@ class WordModel:
     cumulative: tuple[int, ...]
     """``cumulative[i]`` = sum of counts of words before ``i``; one more entry for the total."""
     bigrams: BigramModel | None = None
+    """The word pairs of the newest payload format."""
     letters: dict[str, tuple[int, ...]] | None = None
     alphabet: str = ENGLISH_ALPHABET
     """The spelling alphabet of ``letters``."""
+    first_pairs: str = ""
+    """The file of the word pairs that payload formats 2 and 3 were coded with, where the
+    newest format's differ: loaded only when such a payload arrives."""
 
     @property
     def lm_id(self) -> int:
@@ -154,7 +160,14 @@ class WordModel:
         return 0 if self.bigrams is None and self.letters is None else 1
 
     def unigram(self) -> WordModel:
-        return replace(self, bigrams=None, letters=None, alphabet=ENGLISH_ALPHABET)
+        return replace(self, bigrams=None, letters=None, alphabet=ENGLISH_ALPHABET, first_pairs="")
+
+    def for_format(self, version: int) -> WordModel:
+        """This model as payload format ``version`` codes with it: formats 2 and 3 used the
+        first word pairs (``en-bigrams``), format 4 the pairs that replaced them."""
+        if version >= PAIRS_FORMAT or not self.first_pairs:
+            return self
+        return replace(self, bigrams=_first_pairs(self.first_pairs, self.index), first_pairs="")
 
     @classmethod
     def load(cls, path: str | Path) -> WordModel:
@@ -168,9 +181,10 @@ class WordModel:
 
 
 @lru_cache(maxsize=8)
-def load_word_model(path: str, bigrams: str = "", letters: str = "") -> WordModel:
+def load_word_model(path: str, bigrams: str = "", letters: str = "", first_pairs: str = "") -> WordModel:
     """The unigram at ``path``; with the word pairs at ``bigrams`` (English has them) and the
-    spelling priors at ``letters`` (needed with word pairs): language model 1."""
+    spelling priors at ``letters`` (needed with word pairs): language model 1.  ``first_pairs``:
+    the pairs older payload formats used, where ``bigrams`` replaced them."""
     model = WordModel.load(path)
     if bigrams and not letters:
         raise ValueError("word pairs need the spelling priors beside them")
@@ -178,17 +192,30 @@ def load_word_model(path: str, bigrams: str = "", letters: str = "") -> WordMode
         alphabet, priors = load_letters(letters)
         model = replace(model, letters=priors, alphabet=alphabet)
     if bigrams:
-        model = replace(model, bigrams=BigramModel.load(bigrams, model.index))
+        model = replace(model, bigrams=BigramModel.load(bigrams, model.index), first_pairs=first_pairs)
     return model
 
 
+_FIRST_PAIRS: dict[str, BigramModel] = {}
+
+
+def _first_pairs(path: str, index: dict[str, int]) -> BigramModel:
+    if path not in _FIRST_PAIRS:
+        _FIRST_PAIRS[path] = BigramModel.load(path, index)
+    return _FIRST_PAIRS[path]
+
+
 def load_model_files(paths: list[str]) -> WordModel:
-    """A registry text-lm entry's files: ``*-words``, and optionally ``*-bigrams`` and
-    ``*-letters``, told apart by name."""
+    """A registry text-lm entry's files, told apart by name: ``*-words``, and optionally
+    ``*-letters`` and the word pairs: ``*-pairs`` (payload format 4 on) with ``*-bigrams``
+    (formats 2 and 3) beside them, or ``*-bigrams`` alone for every format."""
     def named(part: str) -> str:
         return next((p for p in paths if p.rsplit("/", 1)[-1].split(".")[0].endswith(part)), "")
 
-    return load_word_model(named("-words"), named("-bigrams"), named("-letters"))
+    pairs, first = named("-pairs"), named("-bigrams")
+    if not pairs:
+        pairs, first = first, ""
+    return load_word_model(named("-words"), pairs, named("-letters"), first)
 
 
 class _Fenwick:

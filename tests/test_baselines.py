@@ -54,7 +54,9 @@ def test_wer_through_whisper(engines):
     result = run_baselines(engines, utterances, ("3200",), progress=False)
     s = result["summary"]
     assert s["utterances"] == 2 and s["reference_words"] == 28
-    assert result["source"]["wer"] <= 0.1
+    # Whisper's int8 kernels differ between CPUs: these 28 words came out with 2 errors on one
+    # machine and 3 ("fruit", "must", "The") on another.
+    assert result["source"]["wer"] <= 0.15
     codec2 = result["codec2"]["3200"]
     assert 0 <= codec2["wer"] < 0.5
     assert 3200 <= codec2["bps"] < 3220

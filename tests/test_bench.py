@@ -15,7 +15,8 @@ def test_bench_on_the_shipped_samples(engines, tmp_path):
     result = run_bench(engines, utterances[:2], progress=False)
     s = result["summary"]
     assert s["utterances"] == 2 and s["failed"] == 0
-    assert s["wer_source"] <= 0.1 and s["wer_roundtrip"] <= 0.2
+    # 2 or 3 errors in these 28 words, by the CPU's int8 kernels (test_baselines.py).
+    assert s["wer_source"] <= 0.15 and s["wer_roundtrip"] <= 0.2
     assert 0 < s["payload_bps"] < s["onair_bps"] < 200
     assert 0 < s["rtf_stt"] < 2 and 0 < s["rtf_tts"] < 1
     table = format_table(result)

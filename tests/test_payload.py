@@ -37,8 +37,8 @@ def test_brotli_is_smaller_than_utf8_for_english():
 
 def test_unknown_version_is_refused_with_a_clear_error():
     data = bytearray(encode_payload(MESSAGE))
-    data[0] = (4 << 4) | (data[0] & 0x0F)
-    with pytest.raises(FrameError, match="version 4 is not supported"):
+    data[0] = (5 << 4) | (data[0] & 0x0F)
+    with pytest.raises(FrameError, match="version 5 is not supported"):
         decode_payload(bytes(data))
 
 
@@ -107,14 +107,38 @@ def test_version_2_test_vectors_still_decode(words, vector):
     assert decoded.language == ""
 
 
-@pytest.mark.parametrize("lm, vector", [(0, "3a a4 34 3b 05 da 44 40 e0"), (1, "3b 9b 66 91 98 31 0f 60 bb a0")])
-def test_version_3_test_vectors(words, lm, vector):
+@pytest.mark.parametrize("vector", ["3a a4 34 3b 05 da 44 40 e0", "3b 9b 66 91 98 31 0f 60 bb a0"])
+def test_version_3_test_vectors_still_decode(words, vector):
+    """Format 3, as telephrase sent it before format 4: the whole model's word pairs were
+    en-bigrams then, and still are for this format."""
+    decoded = decode_payload(bytes.fromhex(vector), None, lambda language: words if language == "en" else None)
+    assert_timing_kept(decoded, MESSAGE)
+    assert decoded.language == "en"
+
+
+@pytest.mark.parametrize("lm, vector", [(0, "4a a4 34 3b 05 da 44 40 e0"), (1, "4b 9c 49 d9 88 bd dd e7 b9 80")])
+def test_version_4_test_vectors(words, lm, vector):
     message = dataclasses.replace(MESSAGE, language="en")
     data = encode_payload(message, TextCoding.LM, timing=True, words=words if lm else words.unigram(), own_model=True)
     assert data.hex(" ") == vector
     decoded = decode_payload(data, None, lambda language: words if language == "en" else None)
     assert_timing_kept(decoded, message)
     assert decoded.language == "en"
+
+
+def test_version_4_pitch_contour_test_vector(words):
+    """Preset ``balanced``: a line per phrase (first phrase falling from +2 to −2 semitones,
+    the second a single word) and each word's accent off it."""
+    from telephrase.message import WordMark
+
+    message = Message((Phrase(" Hello there,", 0.5, 0.9), Phrase(" over.", 0.3, 0.4)), "en",
+                      words=(WordMark(" Hello", None, 5.0), WordMark(" there,", None, 1.5), WordMark(" over.", None, 2.0)),
+                      f0_median=3.2)
+    data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True, word_durations=False, own_model=True)
+    assert data.hex(" ") == "4f 9c 49 d9 86 3e d7 c7 e4 02 ac"
+    decoded = decode_payload(data, words, lambda language: words)
+    assert [(w.text, w.duration, w.f0) for w in decoded.words] == [("Hello", None, 5.0), ("there", None, 1.0),
+                                                                     ("over", None, 3.0)]
 
 
 def test_language_model_1_needs_the_word_pairs(words):
@@ -187,7 +211,7 @@ def test_word_prosody_round_trip(words):
         f0_median=3.2,
     )
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x3D and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
+    assert data[0] == 0x4D and len(data) > len(encode_payload(message, TextCoding.LM, True, words))
     decoded = decode_payload(data, words)
     assert decoded.f0_median == 3.0
     assert [w.text for w in decoded.words] == ["Hello", "there", "shop", "boy", "over"]
@@ -201,7 +225,7 @@ def test_word_prosody_needs_marks_that_match_the_text(words):
 
     message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
-    assert data[0] == 0x39 and decode_payload(data, words).words == ()
+    assert data[0] == 0x49 and decode_payload(data, words).words == ()
 
 
 def test_word_pitch_without_word_durations(words):
@@ -218,6 +242,35 @@ def test_word_pitch_without_word_durations(words):
     assert [(w.text, w.duration, w.f0) for w in decoded.words] == [("Hello", None, 3.0), ("there", None, 5.0),
                                                                      ("over", None, None)]
     assert decoded.f0_median == 3.0 and decoded.phrases[0].seconds == pytest.approx(1.2, rel=0.05)
+
+
+def test_pitch_contours_follow_each_phrase_and_its_accents(words):
+    """A long phrase falling eight semitones with one word said five semitones above the fall,
+    an unvoiced word, and a second phrase that starts high again: each phrase gets its own
+    line, the accent stays above it, and contours cost under half of what ``expressive``'s
+    length and level of every word take."""
+    from telephrase.message import WordMark
+
+    first = " We had to leave the harbour before the storm came in over the hills,"
+    second = " and nobody knew."
+    tokens = first.split() + second.split()
+    pitches = [4.0 - 8.0 * i / 13 for i in range(14)] + [5.0, 4.0, 2.0]
+    pitches[6] += 5.0
+    pitches[3] = None
+    marks = tuple(WordMark(" " + t, 0.3, f0) for t, f0 in zip(tokens, pitches))
+    message = Message((Phrase(first, 0.2, 4.0), Phrase(second, 0.4, 1.0)), "en", words=marks, f0_median=0.0)
+    contour = encode_payload(message, TextCoding.LM, True, words, word_prosody=True, word_durations=False)
+    decoded = decode_payload(contour, words)
+    got = [w.f0 for w in decoded.words]
+    assert got[3] is None
+    for i, (want, have) in enumerate(zip(pitches, got)):
+        if want is not None:
+            assert have == pytest.approx(want, abs=2.5 if i != 6 else 4.0), i
+    assert got[6] - (got[5] + got[7]) / 2 >= 3.0
+    assert got[14] > got[13] + 3.0
+    detail = encode_payload(message, TextCoding.LM, True, words, word_prosody=True, word_durations=True)
+    plain = encode_payload(message, TextCoding.LM, True, words)
+    assert len(contour) - len(plain) < 0.5 * (len(detail) - len(plain))
 
 
 def test_a_transmissions_phrases_share_the_speakers_median_pitch():
