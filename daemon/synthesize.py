@@ -372,6 +372,21 @@ class Synthesizer:
             targets = [WordTarget(None, t.f0) for t in targets]
         return self._follow_words(audio, spans, targets, u.register)
 
+    def render(self, text: str) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """``text`` at the voice's own pace, and for each of its words (``textcoder.WORD``) its
+        [start, end) in samples, or None where espeak joined or split it: speech whose word
+        timing is known exactly, to measure a word timer against."""
+        sentences = self._sentences(text)
+        audio, spans = self._render(sentences)
+        phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
+        tokens = WORD.findall(text)
+        runs = align_runs([text_weight(w) for w in tokens], [phonemes[j] for j in range(len(spans))]) or []
+        exact: list[tuple[int, int] | None] = [None] * len(tokens)
+        for text_words, spoken in runs:
+            if len(text_words) == len(spoken) == 1:
+                exact[text_words[0]] = (spans[spoken[0]][0], spans[spoken[0]][1])
+        return audio, exact
+
     def speak(self, utterances: list[Utterance]) -> np.ndarray:
         """Render utterances one after another, each with its pause and, if given, its length
         and its words' lengths and pitches."""
