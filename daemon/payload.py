@@ -48,8 +48,9 @@ Format version 3: format 2 for text in any language (still decoded).
 
 Test vectors (``tests/test_payload.py``): the format 1 example below with timing, English →
 ``3a a4 34 3b 05 da 44 40 e0`` with the unigram, ``3b 9b 66 91 98 31 0f 60 bb a0`` with the
-whole model (the language field costs English no byte over format 2); the Spanish and
-translated vectors are in the test.
+whole model (the language field costs English no byte over format 2); the format 4 contour
+example with each word's pitch level → ``3f 9b 66 91 97 9f 0c 5d 34 8e 05``; the Spanish and
+translated vectors are in the tests.
 
 Format version 2: the text coder's language model and arithmetic-coded timing (English only;
 still decoded).

@@ -126,6 +126,14 @@ def test_version_4_test_vectors(words, lm, vector):
     assert decoded.language == "en"
 
 
+def test_version_3_word_pitch_test_vector_still_decodes(words):
+    """Format 3's ``balanced``: every word's pitch level, as telephrase sent it before contours."""
+    decoded = decode_payload(bytes.fromhex("3f 9b 66 91 97 9f 0c 5d 34 8e 05"), words, lambda language: words)
+    assert [(w.text, w.duration, w.f0) for w in decoded.words] == [("Hello", None, 5.0), ("there", None, 1.0),
+                                                                     ("over", None, 3.0)]
+    assert decoded.f0_median == 3.0 and decoded.text == "Hello there, over."
+
+
 def test_version_4_pitch_contour_test_vector(words):
     """Preset ``balanced``: a line per phrase (first phrase falling from +2 to −2 semitones,
     the second a single word) and each word's accent off it."""
