@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .audio import STT_RATE, read_audio, resample
@@ -30,6 +31,9 @@ from .payload import MEDIAN_BINS, TextCoding, encode_payload
 from .synthesize import Synthesizer
 from .synthesize import Utterance as Speech
 from .pipeline import Engines, round_trip, text_coding
+from .pipeline import utterances as speech_of
+from .textcoder import WORD
+from .transcribe import Word
 
 PAYLOAD_HEADER = 1
 """The payload's version byte, counted apart from text and timing."""
@@ -74,6 +78,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
     words = engines.word_model if coding is TextCoding.LM else None
     plain_voice = Synthesizer(replace(engines.config.tts, follow_timing=False), engines.registry)
     fidelity_on, fidelity_off = FidelityPairs(engines.pitch_tracker), FidelityPairs(engines.pitch_tracker)
+    exact_on, exact_off = FidelityPairs(), FidelityPairs()
     for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
         audio = read_audio(u.path)
         seconds = len(audio) / STT_RATE
@@ -92,8 +97,11 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         heard = heard_transcript.text
         source_words = rt.transmission.transcript.words
         fidelity_on.add(audio, source_words, output, heard_transcript.words)
-        plain = resample(plain_voice.speak([Speech(p.text) for p in rt.transmission.message.phrases]),
-                         rt.rate, STT_RATE)
+        if len(rt.received) == 1 and rt.spoken:
+            exact_on.add_durations(source_words, _spoken_words(engines.synthesizer, speech_of(rt.received[0]))[1])
+        plain, exact = _spoken_words(plain_voice, [Speech(p.text) for p in rt.transmission.message.phrases])
+        exact_off.add_durations(source_words, exact)
+        plain = resample(plain, rt.rate, STT_RATE)
         fidelity_off.add(audio, source_words, plain, engines.transcriber.transcribe(plain).words)
         src_errors, n = word_errors(u.transcript, rt.transmission.message.text)
         rt_errors, _ = word_errors(u.transcript, heard)
@@ -143,12 +151,25 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "pitch": engines.config.codec.pitch,
     }
     summary |= _fidelity(fidelity_on.summary(), "") | _fidelity(fidelity_off.summary(), "_off")
+    summary |= _fidelity(exact_on.summary(), "_exact", DURATION_KEYS)
+    summary |= _fidelity(exact_off.summary(), "_exact_off", DURATION_KEYS)
     return {"summary": summary, "utterances": rows}
 
 
-def _fidelity(figures: dict, suffix: str) -> dict:
-    keys = ("f0_corr", "f0_corr_within", "duration_corr", "duration_corr_within", "f0_pairs", "duration_pairs")
+DURATION_KEYS = ("duration_corr", "duration_corr_within", "duration_pairs")
+FIDELITY_KEYS = ("f0_corr", "f0_corr_within", *DURATION_KEYS[:2], "f0_pairs", DURATION_KEYS[2])
+
+
+def _fidelity(figures: dict, suffix: str, keys: tuple[str, ...] = FIDELITY_KEYS) -> dict:
     return {k + suffix: (round(figures[k], 4) if isinstance(figures[k], float) else figures[k]) for k in keys}
+
+
+def _spoken_words(synthesizer: Synthesizer, speech: list[Speech]) -> tuple[np.ndarray, list[Word]]:
+    """The audio of ``speech`` and its words with their exact times: the voice is
+    deterministic, so for the received message this is the audio that was heard."""
+    audio, times = synthesizer.speak_timed(speech)
+    tokens = [token for u in speech for token in WORD.findall(u.text)]
+    return audio, [Word(token, *span, 1.0) for token, span in zip(tokens, times) if span is not None]
 
 
 def format_table(result: dict) -> str:
@@ -174,6 +195,8 @@ def format_table(result: dict) -> str:
         f"prosody off {_show(s['f0_corr_off'])} ({_show(s['f0_corr_within_off'])})",
         f"{'duration_corr':<16} {_show(s['duration_corr'])} (within {_show(s['duration_corr_within'])}); "
         f"prosody off {_show(s['duration_corr_off'])} ({_show(s['duration_corr_within_off'])})",
+        f"{'  exact output':<16} {_show(s['duration_corr_exact'])} (within {_show(s['duration_corr_within_exact'])}); "
+        f"prosody off {_show(s['duration_corr_exact_off'])} ({_show(s['duration_corr_within_exact_off'])})",
         f"{'onair_bps':<16} {s['onair_bps']:.1f}",
         f"{'duration_ratio':<16} {s['duration_ratio']:.3f} (output / input)",
         f"{'rtf_stt':<16} {s['rtf_stt']:.3f}",

@@ -111,6 +111,16 @@ class FidelityPairs:
                 self.f0_output.append(o.f0)
                 self.f0_utterance.append(utterance)
 
+    def add_durations(self, source_words: Sequence[Word], output_words: Sequence[Word]) -> None:
+        """Append only the duration pairs of one utterance, for output words whose timing is
+        known rather than measured (the synthesizer's own spans)."""
+        utterance = self.utterances
+        self.utterances += 1
+        for i, j in align_words(source_words, output_words):
+            self.duration_source.append(source_words[i].end - source_words[i].start)
+            self.duration_output.append(output_words[j].end - output_words[j].start)
+            self.duration_utterance.append(utterance)
+
     def summary(self) -> dict:
         """Pearson correlations between original and resynthesized words, and the pair counts.
 

@@ -142,6 +142,22 @@ def _matched(u: Utterance, spans: list[list[int]], phonemes: list[int]) -> list[
     return targets
 
 
+Span = tuple[int, int] | None
+"""A text word's [start, end) in samples, or None where it has no exact span of its own."""
+
+
+def _text_spans(text: str, sentences: list[_Sentence], spans: list[list[int]]) -> list[Span]:
+    """Each text word's span: its espeak word's, where espeak spoke it as one word of its own."""
+    phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
+    tokens = WORD.findall(text)
+    runs = align_runs([text_weight(w) for w in tokens], [phonemes[j] for j in range(len(spans))]) or []
+    exact: list[Span] = [None] * len(tokens)
+    for text_words, spoken in runs:
+        if len(text_words) == len(spoken) == 1:
+            exact[text_words[0]] = (spans[spoken[0]][0], spans[spoken[0]][1])
+    return exact
+
+
 def allot(natural: np.ndarray, total: int) -> np.ndarray:
     """Integer frames for phoneme ids that had ``natural`` frames, adding up to ``total``, each
     in proportion to its own as ``length_scale`` would scale it, but at least one (a phoneme
@@ -351,7 +367,9 @@ class Synthesizer:
             return audio
         return reshape(audio, self.rate, segments)
 
-    def _speak_one(self, u: Utterance, sentences: list[_Sentence]) -> np.ndarray:
+    def _speak_one(self, u: Utterance, sentences: list[_Sentence]) -> tuple[np.ndarray, list[Span]]:
+        """The utterance's audio, and its text words' exact spans where the words kept the
+        lengths they were rendered with (all None where PSOLA stretched them)."""
         follow = self.config.follow_timing
         timed = follow and self.predictor is not None and bool(u.seconds or (u.words and _has_durations(u.words)))
         audio, spans = self._render(sentences, scales=self._timed_scales(u, sentences) if timed else None)
@@ -359,8 +377,9 @@ class Synthesizer:
             length_scale = float(np.clip(u.seconds * self.rate / len(audio), MIN_LENGTH_SCALE, MAX_LENGTH_SCALE))
             if abs(length_scale - 1.0) > RETAKE_TOLERANCE:
                 audio, spans = self._render(sentences, length_scale)
+        exact = _text_spans(u.text, sentences, spans)
         if not (u.words and follow):
-            return audio
+            return audio, exact
         phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
         matched = _matched(u, spans, [phonemes[j] for j in range(len(spans))])
         if matched is None:
@@ -370,37 +389,45 @@ class Synthesizer:
         if timed:
             # The words already last as the sender's did (within a frame); PSOLA moves the pitch.
             targets = [WordTarget(None, t.f0) for t in targets]
-        return self._follow_words(audio, spans, targets, u.register)
+        elif any(t.seconds is not None for t in targets):
+            exact = [None] * len(exact)
+        return self._follow_words(audio, spans, targets, u.register), exact
 
-    def render(self, text: str) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    def render(self, text: str) -> tuple[np.ndarray, list[Span]]:
         """``text`` at the voice's own pace, and for each of its words (``textcoder.WORD``) its
         [start, end) in samples, or None where espeak joined or split it: speech whose word
         timing is known exactly, to measure a word timer against."""
         sentences = self._sentences(text)
         audio, spans = self._render(sentences)
-        phonemes = Counter(w for s in sentences for w in s.word_of_id if w >= 0)
-        tokens = WORD.findall(text)
-        runs = align_runs([text_weight(w) for w in tokens], [phonemes[j] for j in range(len(spans))]) or []
-        exact: list[tuple[int, int] | None] = [None] * len(tokens)
-        for text_words, spoken in runs:
-            if len(text_words) == len(spoken) == 1:
-                exact[text_words[0]] = (spans[spoken[0]][0], spans[spoken[0]][1])
-        return audio, exact
+        return audio, _text_spans(text, sentences, spans)
 
     def speak(self, utterances: list[Utterance]) -> np.ndarray:
         """Render utterances one after another, each with its pause and, if given, its length
         and its words' lengths and pitches."""
+        return self.speak_timed(utterances)[0]
+
+    def speak_timed(self, utterances: list[Utterance]) -> tuple[np.ndarray, list[tuple[float, float] | None]]:
+        """``speak``, and each word of the utterances' texts (``textcoder.WORD``, in order) as
+        [start, end) seconds in the audio, or None where its span is not known exactly: what the
+        receiver made, to compare with what the sender said."""
         out: list[np.ndarray] = []
+        times: list[tuple[float, float] | None] = []
+        offset = 0
         for u in utterances:
             sentences = self._sentences(u.text)
             if not sentences:
+                times += [None] * len(WORD.findall(u.text))
                 continue
-            audio = self._speak_one(u, sentences)
+            audio, exact = self._speak_one(u, sentences)
             if self.config.follow_timing and u.pause_before > 0:
                 out.append(np.zeros(int(u.pause_before * self.rate), dtype=np.float32))
+                offset += len(out[-1])
+            times += [None if span is None else ((offset + span[0]) / self.rate, (offset + span[1]) / self.rate)
+                      for span in exact]
             out.append(audio)
+            offset += len(audio)
         if not out:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), times
         audio = np.concatenate(out)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        return audio * (PEAK / peak) if peak > 1e-6 else audio
+        return (audio * (PEAK / peak) if peak > 1e-6 else audio), times

@@ -19,6 +19,8 @@ def test_bench_on_the_shipped_samples(engines, tmp_path):
     assert s["wer_source"] <= 0.15 and s["wer_roundtrip"] <= 0.2
     assert 0 < s["payload_bps"] < s["onair_bps"] < 200
     assert 0 < s["rtf_stt"] < 2 and 0 < s["rtf_tts"] < 1
+    assert s["duration_pairs_exact"] > 10 and s["duration_pairs_exact_off"] > 10
+    assert -1 <= s["duration_corr_exact"] <= 1 and -1 <= s["duration_corr_exact_off"] <= 1
     table = format_table(result)
     assert "wer_roundtrip" in table and utterances[0].id in table
     write_json(result, tmp_path / "b.json")

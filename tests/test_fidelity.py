@@ -207,3 +207,14 @@ def test_real_speech_against_itself_delayed_correlates_almost_fully():
     assert summary["f0_pairs"] >= 10
     assert summary["duration_corr"] == pytest.approx(1.0)
     assert summary["f0_corr"] > 0.95 and summary["f0_corr_within"] > 0.95
+
+
+def test_durations_alone_pair_the_common_words_by_their_lengths():
+    exact = FidelityPairs()
+    source = [Word(" a", 0.0, 0.2, 1), Word(" big", 0.2, 0.6, 1), Word(" dog", 0.7, 1.0, 1), Word(" ran", 1.0, 1.5, 1)]
+    output = [Word(" A", 0.0, 0.25, 1), Word(" big", 0.3, 0.75, 1), Word(" ran", 0.8, 1.35, 1)]
+    exact.add_durations(source, output)
+    assert exact.duration_source == pytest.approx([0.2, 0.4, 0.5])
+    assert exact.duration_output == pytest.approx([0.25, 0.45, 0.55])
+    figures = exact.summary()
+    assert figures["duration_corr"] == pytest.approx(1.0) and figures["f0_pairs"] == 0

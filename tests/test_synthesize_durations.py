@@ -92,3 +92,27 @@ def test_pitch_still_follows_the_words(timed: Synthesizer) -> None:
 def test_timed_speech_is_deterministic(timed: Synthesizer) -> None:
     u = [Utterance(TEXT, 3.0, 0.0, tuple(WordTarget(s, 1.0) for s in LENGTHS))]
     assert np.array_equal(timed.speak(u), timed.speak(u))
+
+
+def test_speak_timed_reports_where_each_word_was_said(timed: Synthesizer) -> None:
+    """After a pause, the words the sender's lengths were given to last those lengths, each
+    known exactly; the words espeak joined ("of the") have no span of their own."""
+    u = Utterance(TEXT, None, 0.4, tuple(WordTarget(s) for s in LENGTHS))
+    audio, times = timed.speak_timed([u, Utterance(" Over.", 0.6, 0.3)])
+    assert np.array_equal(audio, timed.speak([u, Utterance(" Over.", 0.6, 0.3)]))
+    assert len(times) == len(LENGTHS) + 1 and times[7] is None and times[8] is None
+    frame = timed.hop / timed.rate
+    assert times[0][0] >= 0.4 and times[-1][1] <= len(audio) / timed.rate
+    known = [(t, s) for t, s in zip(times, LENGTHS) if t is not None]
+    assert len(known) == 8
+    for (start, end), seconds in known:
+        assert end - start == pytest.approx(seconds, abs=frame)
+    starts = [t[0] for t in times if t is not None]
+    assert starts == sorted(starts) and times[-1][0] >= times[6][1] + 0.3
+
+
+def test_words_stretched_by_psola_have_no_exact_span(plain: Synthesizer) -> None:
+    _, times = plain.speak_timed([Utterance(TEXT, None, 0.0, tuple(WordTarget(s) for s in LENGTHS))])
+    assert times == [None] * len(LENGTHS)
+    _, times = plain.speak_timed([Utterance(TEXT)])
+    assert sum(t is not None for t in times) == 8
