@@ -99,14 +99,29 @@ def reshape(audio: np.ndarray, rate: int, segments: Sequence[Segment]) -> np.nda
         return x.copy()
 
     signal = x.astype(np.float64)
-    in_knots = np.array([0.0] + [float(end) for _, end, _, _ in spans])
-    out_knots = np.concatenate(([0.0], np.cumsum([(end - start) * stretch for start, end, stretch, _ in spans])))
+    in_knots, out_knots = _knots(spans)
     length = round(out_knots[-1])
     ratio = np.concatenate([np.full(end - start, r) for start, end, _, r in spans])
     hop = max(1, round(UNVOICED_HOP * rate))
     marks = _analysis_marks(signal, rate)
     grains = _synthesis_marks(marks, ratio, in_knots, out_knots, length, hop)
     return _overlap_add(signal, length, hop, *grains).astype(x.dtype)
+
+
+def moved(positions: Sequence[float], segments: Sequence[Segment], size: int) -> np.ndarray:
+    """Where sample positions of the ``size``-sample input of ``reshape(…, segments)`` land
+    in its output: the segments' ends move by their stretches, positions inside a span move
+    in proportion."""
+    _check(segments, size)
+    in_knots, out_knots = _knots(_spans(segments, size))
+    return np.interp(np.asarray(positions, dtype=np.float64), in_knots, out_knots)
+
+
+def _knots(spans: list[tuple[int, int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The spans' ends in the input and in the output."""
+    in_knots = np.array([0.0] + [float(end) for _, end, _, _ in spans])
+    out_knots = np.concatenate(([0.0], np.cumsum([(end - start) * stretch for start, end, stretch, _ in spans])))
+    return in_knots, out_knots
 
 
 def _check(segments: Sequence[Segment], size: int) -> None:

@@ -44,7 +44,7 @@ from .config import TtsConfig
 from .pitch import track_pitch
 from .registry import Registry
 from .voices import Voice, registry_voice
-from .reshape import Segment, reshape
+from .reshape import Segment, moved, reshape
 from .textcoder import WORD
 from .wordmap import align_runs, text_weight
 
@@ -156,6 +156,10 @@ def _text_spans(text: str, sentences: list[_Sentence], spans: list[list[int]]) -
         if len(text_words) == len(spoken) == 1:
             exact[text_words[0]] = (spans[spoken[0]][0], spans[spoken[0]][1])
     return exact
+
+
+def _rounded(span: np.ndarray) -> Span:
+    return round(float(span[0])), round(float(span[1]))
 
 
 def allot(natural: np.ndarray, total: int) -> np.ndarray:
@@ -338,7 +342,7 @@ class Synthesizer:
         return [((f - 0.25) / n).astype(np.float32) for f, n in zip(frames, natural)]
 
     def _follow_words(self, audio: np.ndarray, spans: list[list[int]], targets: list[WordTarget],
-                      register: float | None) -> np.ndarray:
+                      register: float | None) -> tuple[np.ndarray, list[Segment]]:
         """Stretch each word to its target length, and give it the sender's pitch movement
         around the voice's own register, moved toward the sender's (``REGISTER_SHARE``)."""
         track = track_pitch(audio, rate=self.rate)
@@ -364,12 +368,12 @@ class Synthesizer:
             for (start, end), t, shift in zip(spans, targets, shifts)
         ]
         if all(seg.stretch == 1.0 and seg.semitones == 0.0 for seg in segments):
-            return audio
-        return reshape(audio, self.rate, segments)
+            return audio, []
+        return reshape(audio, self.rate, segments), segments
 
     def _speak_one(self, u: Utterance, sentences: list[_Sentence]) -> tuple[np.ndarray, list[Span]]:
-        """The utterance's audio, and its text words' exact spans where the words kept the
-        lengths they were rendered with (all None where PSOLA stretched them)."""
+        """The utterance's audio, and its text words' exact spans (moved where PSOLA stretched
+        the words)."""
         follow = self.config.follow_timing
         timed = follow and self.predictor is not None and bool(u.seconds or (u.words and _has_durations(u.words)))
         audio, spans = self._render(sentences, scales=self._timed_scales(u, sentences) if timed else None)
@@ -389,9 +393,10 @@ class Synthesizer:
         if timed:
             # The words already last as the sender's did (within a frame); PSOLA moves the pitch.
             targets = [WordTarget(None, t.f0) for t in targets]
-        elif any(t.seconds is not None for t in targets):
-            exact = [None] * len(exact)
-        return self._follow_words(audio, spans, targets, u.register), exact
+        out, segments = self._follow_words(audio, spans, targets, u.register)
+        if segments:
+            exact = [None if span is None else _rounded(moved(span, segments, len(audio))) for span in exact]
+        return out, exact
 
     def render(self, text: str) -> tuple[np.ndarray, list[Span]]:
         """``text`` at the voice's own pace, and for each of its words (``textcoder.WORD``) its

@@ -6,7 +6,7 @@ import pytest
 from conftest import SAMPLES
 from telephrase.audio import read_audio, resample
 from telephrase.pitch import track_pitch
-from telephrase.reshape import MAX_SEMITONES, MAX_STRETCH, MIN_STRETCH, Segment, reshape
+from telephrase.reshape import MAX_SEMITONES, MAX_STRETCH, MIN_STRETCH, Segment, moved, reshape
 
 RATE = 22050
 F0 = 120.0
@@ -137,3 +137,8 @@ def test_real_speech_is_stretched_and_raised_fast():
     assert abs(y.size - 1.3 * x.size) <= HOP
     assert abs(semitones(median_f0(y), median_f0(x)) - 3.0) < 0.4
     assert elapsed < 0.1 * x.size / RATE
+
+
+def test_moved_follows_the_stretches():
+    segments = [Segment(100, 300, 2.0, 0.0), Segment(500, 600, 0.5, 3.0)]
+    assert moved([0, 100, 200, 300, 500, 600, 1000], segments, 1000).tolist() == [0, 100, 300, 500, 700, 750, 1150]

@@ -111,8 +111,12 @@ def test_speak_timed_reports_where_each_word_was_said(timed: Synthesizer) -> Non
     assert starts == sorted(starts) and times[-1][0] >= times[6][1] + 0.3
 
 
-def test_words_stretched_by_psola_have_no_exact_span(plain: Synthesizer) -> None:
-    _, times = plain.speak_timed([Utterance(TEXT, None, 0.0, tuple(WordTarget(s) for s in LENGTHS))])
-    assert times == [None] * len(LENGTHS)
-    _, times = plain.speak_timed([Utterance(TEXT)])
-    assert sum(t is not None for t in times) == 8
+def test_words_stretched_by_psola_are_followed_to_their_new_places(plain: Synthesizer) -> None:
+    """The plain voice reaches the words' lengths by PSOLA afterwards: the spans move with it."""
+    _, natural = plain.speak_timed([Utterance(TEXT)])
+    audio, times = plain.speak_timed([Utterance(TEXT, None, 0.0, tuple(WordTarget(s) for s in LENGTHS))])
+    assert [t is None for t in times] == [t is None for t in natural] and sum(t is not None for t in times) == 8
+    for span, seconds in zip(times, LENGTHS):
+        if span is not None:
+            assert span[1] - span[0] == pytest.approx(seconds, abs=0.002)
+    assert times[-1][1] <= len(audio) / plain.rate + 0.002
