@@ -157,7 +157,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
 
 
 DURATION_KEYS = ("duration_corr", "duration_corr_within", "duration_pairs")
-FIDELITY_KEYS = ("f0_corr", "f0_corr_within", *DURATION_KEYS[:2], "f0_pairs", DURATION_KEYS[2])
+FIDELITY_KEYS = ("f0_corr", "f0_corr_within", "f0_pairs", *DURATION_KEYS)
 
 
 def _fidelity(figures: dict, suffix: str, keys: tuple[str, ...] = FIDELITY_KEYS) -> dict:

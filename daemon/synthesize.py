@@ -398,14 +398,6 @@ class Synthesizer:
             exact = [None if span is None else _rounded(moved(span, segments, len(audio))) for span in exact]
         return out, exact
 
-    def render(self, text: str) -> tuple[np.ndarray, list[Span]]:
-        """``text`` at the voice's own pace, and for each of its words (``textcoder.WORD``) its
-        [start, end) in samples, or None where espeak joined or split it: speech whose word
-        timing is known exactly, to measure a word timer against."""
-        sentences = self._sentences(text)
-        audio, spans = self._render(sentences)
-        return audio, _text_spans(text, sentences, spans)
-
     def speak(self, utterances: list[Utterance]) -> np.ndarray:
         """Render utterances one after another, each with its pause and, if given, its length
         and its words' lengths and pitches."""

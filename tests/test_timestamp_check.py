@@ -5,6 +5,7 @@ import importlib.util
 import pytest
 
 from conftest import ROOT, SAMPLES
+from telephrase.synthesize import Utterance as Speech
 
 
 @pytest.fixture(scope="module")
@@ -16,13 +17,14 @@ def tool():
 
 
 def test_synthesized_word_spans_tile_the_speech(engines):
-    audio, spans = engines.synthesizer.render(" Hello there, over.")
+    voice = engines.synthesizer
+    audio, spans = voice.speak_timed([Speech(" Hello there, over.")])
     assert len(spans) == 3 and all(a < b for a, b in spans)
-    assert all(b <= c for (_, b), (c, _) in zip(spans, spans[1:])) and spans[-1][1] <= len(audio)
+    assert all(b <= c for (_, b), (c, _) in zip(spans, spans[1:])) and spans[-1][1] <= len(audio) / voice.rate
 
 
 def test_words_espeak_joins_have_no_span_of_their_own(engines):
-    _, spans = engines.synthesizer.render(" It is one of a kind.")
+    _, spans = engines.synthesizer.speak_timed([Speech(" It is one of a kind.")])
     assert len(spans) == 6 and spans[0] is not None and None in spans
 
 

@@ -29,6 +29,7 @@ from telephrase.config import Config
 from telephrase.errors import TelephraseError
 from telephrase.fidelity import align_words
 from telephrase.pipeline import Engines
+from telephrase.synthesize import Utterance as Speech
 from telephrase.textcoder import WORD
 from telephrase.transcribe import Word
 
@@ -42,10 +43,9 @@ def check(engines: Engines, manifest: str, limit: int | None = None, progress: b
     for u in tqdm(read_manifest(manifest)[:limit], desc="timestamps", unit="utt", disable=not progress,
                   file=sys.stderr):
         text = engines.transcriber.transcribe(read_audio(u.path)).text
-        audio, spans = synthesizer.render(text)
-        truth = [Word(t, a / synthesizer.rate, b / synthesizer.rate, 1.0)
-                 for t, span in zip(WORD.findall(text), spans) if span is not None for a, b in [span]]
-        skipped += len(spans) - len(truth)
+        audio, times = synthesizer.speak_timed([Speech(text)])
+        truth = [Word(t, *span, 1.0) for t, span in zip(WORD.findall(text), times) if span is not None]
+        skipped += len(times) - len(truth)
         timed = engines.transcriber.transcribe(resample(audio, synthesizer.rate, STT_RATE)).words
         for i, j in align_words(truth, timed):
             exact.append(truth[i].end - truth[i].start)
