@@ -65,6 +65,14 @@ AUTO = -1
 FEC_CHOICES = {"auto": AUTO, **FEC_LEVELS}
 AUTO_STEPS = ((56, 8), (140, 16))
 """(largest frame body, check bytes) for ``auto``; longer bodies get 32."""
+MAX_PENDING_PER_SENDER = 8
+"""Incomplete messages held for one sender id: a station sends one message at a time, and
+a few more cover phrases queued behind a slow, lossy one."""
+MAX_PENDING = 64
+MAX_PENDING_BYTES = 1 << 20
+"""1 MiB: seventeen of the largest messages (255 fragments of 237 bytes) at once."""
+MAX_DONE = 4096
+"""Delivered messages whose frames are recognised as duplicates (at most 255 digests each)."""
 _FRAGMENTED = 0x08
 _AUTHENTICATED = 0x04
 
@@ -189,6 +197,8 @@ class ReassemblyStats:
     """Messages still incomplete after the timeout: dropped, never half-spoken."""
     conflicts: int = 0
     """Fragments whose k/m/pad disagree with the rest of their message."""
+    evicted: int = 0
+    """Incomplete messages dropped to stay within the reassembly caps (a flood of fragments)."""
 
 
 @dataclass
@@ -221,6 +231,12 @@ class Reassembler:
     of air, so the default is generous).  Frames of a message that was already delivered are
     recognised by their digest and ignored for ``timeout`` seconds; a frame with the same
     sequence number but different content is a new message (the 8-bit sequence wrapped).
+
+    The frame layer has no key, so anyone on the channel can open (sender, sequence) pairs:
+    what is held is capped (``MAX_PENDING_PER_SENDER`` and ``MAX_PENDING`` incomplete messages,
+    ``MAX_PENDING_BYTES`` of their fragments, ``MAX_DONE`` delivered messages remembered), and
+    past a cap the oldest is dropped and counted (``stats.evicted``).  A flood can so cost a
+    slow multi-fragment message its head start, as noise can, but never the station's memory.
     """
 
     def __init__(self, timeout: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -228,7 +244,31 @@ class Reassembler:
         self.clock = clock
         self.stats = ReassemblyStats()
         self._pending: dict[tuple[int, int], _Pending] = {}
+        """Insertion-ordered: the first is the oldest."""
         self._done: dict[tuple[int, int], tuple[float, set[bytes]]] = {}
+        self._bytes = 0
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of fragments held for incomplete messages."""
+        return self._bytes
+
+    def _drop(self, key: tuple[int, int]) -> None:
+        pending = self._pending.pop(key)
+        self._bytes -= sum(map(len, pending.chunks.values()))
+
+    def _make_room(self, incoming: int, sender: int | None = None) -> None:
+        """Evict the oldest incomplete messages until ``incoming`` more bytes fit and, for a
+        new message of ``sender``, one more message."""
+        mine = [key for key in self._pending if key[0] == sender]
+        while len(mine) >= MAX_PENDING_PER_SENDER:
+            self._drop(mine.pop(0))
+            self.stats.evicted += 1
+        new = sender is not None
+        while self._pending and ((new and len(self._pending) >= MAX_PENDING)
+                                 or self._bytes + incoming > MAX_PENDING_BYTES):
+            self._drop(next(iter(self._pending)))
+            self.stats.evicted += 1
 
     @property
     def incomplete(self) -> int:
@@ -239,7 +279,7 @@ class Reassembler:
         now = self.clock()
         stale = [key for key, p in self._pending.items() if now - p.first_seen > self.timeout]
         for key in stale:
-            del self._pending[key]
+            self._drop(key)
         self.stats.timeouts += len(stale)
         for key in [key for key, (t, _) in self._done.items() if now - t > self.timeout]:
             del self._done[key]
@@ -258,19 +298,28 @@ class Reassembler:
         pending = self._pending.get(key)
         if pending is not None and not _same_message(pending.frame, frame):
             self.stats.conflicts += 1
-            del self._pending[key]
+            self._drop(key)
             pending = None
         if pending is None:
+            self._make_room(len(frame.chunk), frame.sender)
             pending = self._pending[key] = _Pending(self.clock(), frame)
-        pending.chunks.setdefault(frame.index, frame.chunk)
+        elif frame.index not in pending.chunks and self._bytes + len(frame.chunk) > MAX_PENDING_BYTES:
+            self._make_room(len(frame.chunk))
+            if key not in self._pending:
+                return None
+        if frame.index not in pending.chunks:
+            pending.chunks[frame.index] = frame.chunk
+            self._bytes += len(frame.chunk)
         k, m = frame.data_fragments, frame.parity_fragments
         if len(pending.chunks) < k:
             return None
         chunks = erasure_decode(pending.chunks, k, m)
         if chunks is None:
             return None
-        del self._pending[key]
+        self._drop(key)
         every = chunks + erasure_encode(chunks, m)
+        while len(self._done) >= MAX_DONE:
+            del self._done[next(iter(self._done))]
         self._done[key] = (self.clock(), {_digest(replace(frame, index=i, chunk=c)) for i, c in enumerate(every)})
         self.stats.messages += 1
         payload = b"".join(chunks)

@@ -115,10 +115,11 @@ import re
 import brotli
 
 from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel
+from .bounds import MAX_PAUSE, BoundError, MAX_SECONDS, check_message, check_pause, max_chars, max_text_bytes
 from .errors import FrameError
 from .languages import CODES, describe, index_of
 from .message import Message, Phrase, WordMark
-from .textcoder import WORD, TextDecoder, TextEncoder, WordModel, phrase_boundary
+from .textcoder import WORD, TextDecoder, TextEncoder, TextTooLong, WordModel, phrase_boundary
 from .varint import decode_varint, encode_varint
 
 VERSION = 1
@@ -450,7 +451,7 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
     words = words.for_format(version) if lm else words.unigram()
     timing = bool(data[0] & _TIMING)
     models = _TimingModels()
-    decoder = TextDecoder(words, inp, max_chars=64 * len(data) + 256)
+    decoder = TextDecoder(words, inp, max_chars=max_chars(len(data)))
     flagged: list[int] = []
     try:
         for index in decoder.decode():
@@ -469,6 +470,8 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
             return Message(tuple(phrases), language, source_language=source)
         tokens = _tokens_by_phrase(text, cuts)
         marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens), version)
+    except TextTooLong as e:
+        raise BoundError("text", f"text longer than {e} characters from {len(data)} bytes") from None
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
     return Message(tuple(phrases), language, marks, median, source)
@@ -481,16 +484,28 @@ def _encode_text(text: str, coding: TextCoding) -> bytes:
     return raw
 
 
-def _decode_text(data: bytes, coding: TextCoding) -> str:
+def _decompress(data: bytes, limit: int) -> bytes:
+    """Brotli output up to ``limit`` bytes: a bomb is refused once it passes the bound, having
+    cost no more memory than the bound."""
+    decompressor = brotli.Decompressor()
+    raw = decompressor.process(data, output_buffer_limit=limit + 1)
+    if len(raw) > limit or not decompressor.can_accept_more_data():
+        raise BoundError("text", f"compressed text expands past {limit} bytes")
+    if not decompressor.is_finished():
+        raise FrameError("payload text does not decode (truncated Brotli stream)")
+    return raw
+
+
+def _decode_text(data: bytes, coding: TextCoding, payload_bytes: int) -> str:
     try:
-        raw = brotli.decompress(data) if coding is TextCoding.BROTLI else data
+        raw = _decompress(data, max_text_bytes(payload_bytes)) if coding is TextCoding.BROTLI else data
         return raw.decode("utf-8")
     except (brotli.error, UnicodeDecodeError) as e:
         raise FrameError(f"payload text does not decode ({e})") from None
 
 
 def _units(seconds: float) -> int:
-    return max(0, round(seconds * UNITS_PER_SECOND))
+    return max(0, round(min(seconds, MAX_PAUSE) * UNITS_PER_SECOND))
 
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
@@ -500,6 +515,9 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
     format that carries the language and word prosody (with ``timing``): each word's duration
     and pitch, or with ``word_durations`` off each phrase's pitch contour and accents.  ``own_model``: ``words`` is the
     registry's model for the message's language, not the configured fallback."""
+    if message.seconds > MAX_SECONDS:
+        raise FrameError(f"a message of {message.seconds:.0f} s is longer than a receiver accepts "
+                         f"({MAX_SECONDS:.0f} s); split the recording")
     if coding is TextCoding.LM:
         if words is None:
             raise ValueError("the LM text coding needs a word model")
@@ -524,10 +542,19 @@ def decode_payload(data: bytes, words: WordModel | None = None,
     header = data[0]
     version = header >> 4
     if version in LM_VERSIONS:
-        return _decode_lm(data, words, models_for)
-    if version != VERSION:
+        message = _decode_lm(data, words, models_for)
+    elif version == VERSION:
+        message = _decode_brotli_utf8(data)
+    else:
         raise FrameError(f"payload format version {version} is not supported "
                          f"(this telephrase reads versions {VERSION} to {LM_VERSIONS[-1]})")
+    check_message(message, len(data))
+    return message
+
+
+def _decode_brotli_utf8(data: bytes) -> Message:
+    """Format 1."""
+    header = data[0]
     coding = header & 0x07
     if coding not in (TextCoding.UTF8, TextCoding.BROTLI):
         raise FrameError(f"unknown text coding {coding}")
@@ -537,14 +564,17 @@ def decode_payload(data: bytes, words: WordModel | None = None,
     try:
         if header & _TIMING:
             count, offset = decode_varint(data, offset)
+            if count > len(data) - offset:
+                raise BoundError("phrases", f"{count} phrases in {len(data)} bytes")
             for _ in range(count):
                 chars, offset = decode_varint(data, offset)
                 pause, offset = decode_varint(data, offset)
                 length, offset = decode_varint(data, offset)
+                check_pause(pause / UNITS_PER_SECOND)
                 spans.append((chars, pause / UNITS_PER_SECOND, length / UNITS_PER_SECOND))
     except ValueError as e:
         raise FrameError(f"payload timing block is corrupt ({e})") from None
-    text = _decode_text(data[offset:], coding)
+    text = _decode_text(data[offset:], coding, len(data))
     if not spans:
         return Message((Phrase(text),))
     if sum(chars for chars, _, _ in spans) != len(text):

@@ -9,6 +9,7 @@ all run the same objects the daemon runs.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import time
@@ -20,6 +21,8 @@ from functools import cached_property
 import numpy as np
 
 from .audio import STT_RATE, resample
+from .bounds import BoundError
+from .droplog import DropLog
 from .auth import AuthError, CounterStore, MessageAuth, load_key
 from .config import AuthConfig, Config
 from .errors import AudioError, ConfigError, FrameError
@@ -262,6 +265,8 @@ class ReceiverStats:
     """Complete messages whose payload would not decode: dropped, never spoken."""
     rejected: int = 0
     """Messages refused by authentication (forged, replayed, wrong key, unauthenticated)."""
+    refused: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Payloads over a bound (``bounds``), by the bound: also counted in ``bad_payloads``."""
     messages: int = 0
 
 
@@ -275,6 +280,7 @@ class Receiver:
         self.auth = message_auth(config.auth)
         self.last: Delivered | None = None
         """The delivery the last message ``accept`` returned came in: its sender and payload."""
+        self.drops = DropLog(log)
 
     def accept(self, data: bytes) -> Message | None:
         """Take one frame off the link; return a message once enough of its fragments are in."""
@@ -282,7 +288,7 @@ class Receiver:
         frame = decode_frame(data, self.parity)
         if frame is None:
             self.stats.bad_frames += 1
-            log.info("dropped a frame beyond repair (%d bytes)", len(data))
+            self.drops.drop("frames beyond repair", logging.INFO, f"dropped a frame beyond repair ({len(data)} bytes)")
             return None
         delivered = self.reassembler.push(frame)
         if delivered is None:
@@ -295,7 +301,10 @@ class Receiver:
             message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for)
         except FrameError as e:
             self.stats.bad_payloads += 1
-            log.warning("dropped a message: %s", e)
+            if isinstance(e, BoundError):
+                self.stats.refused[e.reason] += 1
+            self.drops.drop("messages dropped", logging.WARNING,
+                            f"dropped a message from station {delivered.sender}: {e}")
             return None
         self.stats.messages += 1
         self.last = delivered
@@ -304,22 +313,22 @@ class Receiver:
 
     def _authenticate(self, delivered: Delivered) -> bytes | None:
         if delivered.type != SPEECH:
-            log.warning("ignored a message of unknown type %d from station %d", delivered.type, delivered.sender)
-            return None
+            return self._refuse(f"ignored a message of unknown type {delivered.type} from station {delivered.sender}")
         if not delivered.authenticated:
             if self.auth is not None and self.config.auth.require:
-                log.warning("refused an unauthenticated message from station %d", delivered.sender)
-                return None
+                return self._refuse(f"refused an unauthenticated message from station {delivered.sender}")
             return delivered.payload
         if self.auth is None:
-            log.warning("refused an authenticated message from station %d: no key configured ([auth] key_file)",
-                        delivered.sender)
-            return None
+            return self._refuse(f"refused an authenticated message from station {delivered.sender}: "
+                                "no key configured ([auth] key_file)")
         try:
             return self.auth.open(bytes([SPEECH]), delivered.sender, delivered.payload)
         except AuthError as e:
-            log.warning("refused a message: %s", e)
-            return None
+            return self._refuse(f"refused a message: {e}")
+
+    def _refuse(self, why: str) -> None:
+        self.drops.drop("messages refused", logging.WARNING, why)
+        return None
 
     def speak(self, message: Message) -> np.ndarray | None:
         """The message spoken by the voice of its language, at the default voice's rate;

@@ -444,6 +444,11 @@ class TextEncoder(_TextModels):
         model.encode(self.out, end)
 
 
+class TextTooLong(ValueError):
+    """The stream decodes to more than ``max_chars`` characters: a bomb, or not this coder's
+    stream (a decoder past the end of its bytes reads zeros for ever)."""
+
+
 class TextDecoder(_TextModels):
     """The mirror of ``TextEncoder``."""
 
@@ -475,7 +480,7 @@ class TextDecoder(_TextModels):
     def _append(self, part: str) -> None:
         self.length += len(part)
         if self.length > self.max_chars:
-            raise ValueError("corrupt text stream")
+            raise TextTooLong(self.max_chars)
         self.parts.append(part)
 
     def _word(self, sentence_start: bool) -> str:
@@ -504,7 +509,7 @@ class TextDecoder(_TextModels):
             chars.append(ch)
             context = context[1] + (ch if symbol < end else "?")
             if len(chars) > self.max_chars:
-                raise ValueError("corrupt text stream")
+                raise TextTooLong(self.max_chars)
         return "".join(chars)
 
     def _spell(self, model: FrequencyModel, alphabet: str) -> str:
@@ -512,5 +517,5 @@ class TextDecoder(_TextModels):
         while (i := model.decode(self.inp)) != len(alphabet):
             chars.append(alphabet[i] if i < len(alphabet) else chr(decode_uniform(self.inp, MAX_CODEPOINT)))
             if len(chars) > self.max_chars:
-                raise ValueError("corrupt text stream")
+                raise TextTooLong(self.max_chars)
         return "".join(chars)
