@@ -16,12 +16,19 @@ Every message sent or received is logged and appended to the JSON-lines message 
 On SIGTERM the station stops listening to the microphone, sends the phrases it already has,
 speaks what it already received, and only then exits; what it could not speak (the speaker
 gone) stays in the message log.  SIGHUP reloads the configuration: the loaded models stay when
-their settings did not change.
+their settings did not change, a changed key or codec applies to the next message, and a file
+that does not load leaves the running configuration in place.
+
+A station never lives on deaf or mute.  One message that fails (a frame the decoder trips on, a
+voice that cannot say it, a message log that cannot be written) is logged and the thread goes
+on with the next; anything else that ends a thread stops the station, which then exits with
+status 1 and stops feeding the watchdog, so that systemd restarts it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import queue
 import threading
@@ -38,7 +45,7 @@ from .errors import AudioError, TelephraseError
 from .link import Link
 from .message import Message
 from .messagelog import MessageLog, default_path
-from .pipeline import Engines, Receiver, Sender, TransmissionContext
+from .pipeline import Engines, Receiver, Sender, TransmissionContext, message_auth
 from .keying import open_key
 from .segment import PhraseCutter
 from .service import Notifier, SignalEvents
@@ -65,6 +72,10 @@ class StationStats:
     """Phrases with no speech recognised in them: nothing to send."""
     text_only: int = 0
     """Messages heard in a language no voice speaks: in the message log, not played."""
+    failed: int = 0
+    """Frames, phrases or messages a stage failed on unexpectedly: logged and skipped."""
+    log_failures: int = 0
+    """Message log entries that could not be written (the message itself went on)."""
 
 
 @dataclass
@@ -143,42 +154,73 @@ class Station:
         """The microphone once ``run`` opened it."""
         self.notifier = Notifier()
         self.log = MessageLog(config.daemon.message_log or default_path())
+        self.ready = threading.Event()
+        """Set once the link is open and every thread runs (what READY=1 tells systemd)."""
+        self.failure: str | None = None
+        """The thread that died, once one has: the station then stops and exits with 1."""
+        self.sender: Sender | None = None
+        self.receiver: Receiver | None = None
 
     def run(self, signals: SignalEvents | None = None) -> int:
         """Load the models, open the link and the audio, tell systemd we are ready, and serve."""
         config = self.config
         self.notifier.status("loading models")
-        receiver = Receiver(config, self.engines)
-        sender = Sender(config, self.engines) if config.ptt.source != "none" else None
+        receiver = self.receiver = Receiver(config, self.engines)
+        sender = self.sender = Sender(config, self.engines) if config.ptt.source != "none" else None
         # Load every model now: READY=1 promises a station that answers at once.
         loaded = [self.engines.synthesizer, self.engines.word_model]
         if sender is not None:
             loaded.append(self.engines.transcriber)
         link = open_link(config.link)
         try:
-            return self._serve(link, receiver, sender, signals)
+            return self._serve(link, receiver, signals)
         finally:
             link.close()
 
-    def _serve(self, link: Link, receiver: Receiver, sender: Sender | None, signals: SignalEvents | None) -> int:
+    def _serve(self, link: Link, receiver: Receiver, signals: SignalEvents | None) -> int:
         sink = open_sink(self.config.audio.output, self.engines.synthesizer.rate)
-        source = self.source = open_source(self.config.audio.input) if sender is not None else None
+        source = self.source = open_source(self.config.audio.input) if self.sender is not None else None
         ptt = open_key(self.config.ptt, source) if source is not None else None
-        threads = [threading.Thread(target=self._listen, args=(link, receiver), name="listener", daemon=True),
-                   threading.Thread(target=self._speak, args=(receiver, sink), name="speaker", daemon=True)]
-        if sender is not None:
-            threads.append(threading.Thread(target=self._send, args=(link, sender), name="sender", daemon=True))
+        threads = [self._thread("listener", self._listen, link, receiver),
+                   self._thread("speaker", self._speak, receiver, sink)]
+        if self.sender is not None:
+            threads.append(self._thread("sender", self._send, link))
         for t in threads:
             t.start()
         self.notifier.ready(f"listening on {describe(self.config.link)}"
-                            + ("" if sender else "; transmit off ([ptt] source = none)"))
+                            + ("" if self.sender else "; transmit off ([ptt] source = none)"))
         log.info("station %d ready: %s", self.config.link.station_id, describe(self.config.link))
+        self.ready.set()
         try:
             self._main_loop(source, ptt, signals)
         finally:
             self.notifier.stopping()
             self._shut_down(threads, source, ptt, sink)
+        if self.failure is not None:
+            log.error("exiting with status 1: the %s thread failed", self.failure)
+            return 1
         return 0
+
+    def _thread(self, name: str, target: Callable, *args) -> threading.Thread:
+        @functools.wraps(target)
+        def supervised() -> None:
+            try:
+                target(*args)
+            except BaseException:
+                log.exception("the %s thread failed; stopping the station so that it is restarted", name)
+                self.failure = name
+                self.stop.set()
+
+        return threading.Thread(target=supervised, name=name, daemon=True)
+
+    def _logged(self, direction: str, sender: int, message: Message, bits: int, **extra) -> None:
+        """The message log entry of a message; one that cannot be written costs the entry,
+        never the message."""
+        try:
+            self.log.append(direction, sender, message.text, bits, message.seconds, **extra)
+        except TelephraseError as e:
+            self.stats.log_failures += 1
+            log.error("message not logged (%s): %s from station %d: %r", e, direction, sender, message.text)
 
     def _main_loop(self, source, ptt, signals: SignalEvents | None) -> None:
         d = self.config.daemon
@@ -186,6 +228,8 @@ class Station:
         preroll: deque[np.ndarray] = deque()
         keyed = False
         while not self.stop.is_set():
+            if self.failure is not None:
+                break
             self.notifier.kick()
             if signals is not None and signals.stop.is_set():
                 log.info("stopping: finishing the messages in flight")
@@ -234,22 +278,38 @@ class Station:
             return
         self.notifier.reloading()
         try:
-            new = load_config(self.config_path)
-        except TelephraseError as e:
+            self._apply(load_config(self.config_path))
+        except (TelephraseError, OSError, ValueError) as e:
             log.error("SIGHUP: keeping the running configuration: %s", e)
         else:
-            changed = [name for name in ("models", "stt", "tts", "link", "audio", "ptt")
-                       if getattr(new, name) != getattr(self.config, name)]
-            if changed:
-                log.warning("SIGHUP: [%s] changed; restart the service to apply", "], [".join(changed))
-            self.config = new
             log.info("SIGHUP: configuration reloaded")
         self.notifier.ready("reloaded")
+
+    def _apply(self, new: Config) -> None:
+        """Take ``new`` for what can change while running; every object is built before any
+        is swapped in, so a key that does not load leaves everything as it was."""
+        old = self.config
+        changed = [name for name in ("models", "stt", "tts", "link", "audio", "ptt")
+                   if getattr(new, name) != getattr(old, name)]
+        sender = None
+        if self.sender is not None and (new.auth != old.auth or new.codec != old.codec):
+            sender = Sender(new, self.engines)
+            sender.sequence = self.sender.sequence
+        auth = message_auth(new.auth) if self.receiver is not None and new.auth != old.auth else None
+        if changed:
+            log.warning("SIGHUP: [%s] changed; restart the service to apply", "], [".join(changed))
+        if sender is not None:
+            self.sender = sender
+        if self.receiver is not None and new.auth != old.auth:
+            self.receiver.config = new
+            self.receiver.auth = auth
+            log.info("SIGHUP: [auth] applied (%s)", "key " + new.auth.key_file if auth else "no key")
+        self.config = new
 
     def _channel_free(self) -> bool:
         return not self.config.daemon.half_duplex or time.monotonic() - self.last_heard > self.config.daemon.busy_hold
 
-    def _send(self, link: Link, sender: Sender) -> None:
+    def _send(self, link: Link) -> None:
         context = TransmissionContext()
         while True:
             phrase = self.phrases.get()
@@ -263,10 +323,14 @@ class Station:
                 continue
             self.transmitting.set()
             try:
-                sent = sender.transmit(phrase, context)
+                sent = self.sender.transmit(phrase, context)
             except AudioError as e:
                 self.stats.dropped_phrases += 1
                 log.info("nothing sent: %s", e)
+                continue
+            except Exception:
+                self.stats.failed += 1
+                log.exception("a phrase could not be sent")
                 continue
             deadline = time.monotonic() + self.config.daemon.busy_timeout
             while not self._channel_free() and time.monotonic() < deadline:
@@ -275,16 +339,24 @@ class Station:
                 link.send(frame)
             self.stats.sent += 1
             release_memory()
-            self.log.append("tx", self.config.link.station_id, sent.message.text, 8 * len(sent.payload),
-                            sent.message.seconds, onair_bytes=sent.onair_bytes, **languages(sent.message))
+            self._logged("tx", self.config.link.station_id, sent.message, 8 * len(sent.payload),
+                         onair_bytes=sent.onair_bytes, **languages(sent.message))
 
     def _listen(self, link: Link, receiver: Receiver) -> None:
         while not self.stop.is_set():
             frame = link.receive(timeout=0.2)
             if frame is None:
+                receiver.drops.flush()
                 continue
             self.last_heard = time.monotonic()
-            message = receiver.accept(frame)
+            try:
+                message = receiver.accept(frame)
+            except Exception as e:
+                self.stats.failed += 1
+                receiver.drops.drop("frames failed", logging.ERROR,
+                                    f"dropped a frame of {len(frame)} bytes that failed ({type(e).__name__}: {e})")
+                log.debug("the frame that failed", exc_info=True)
+                continue
             if message is None:
                 continue
             sender = receiver.last.sender if receiver.last else 0
@@ -292,8 +364,7 @@ class Station:
             extra = languages(message)
             if not self.engines.can_speak(message.language):
                 extra["spoken"] = False
-            self.log.append("rx", sender, message.text, 8 * len(receiver.last.payload) if receiver.last else 0,
-                            message.seconds, **extra)
+            self._logged("rx", sender, message, 8 * len(receiver.last.payload) if receiver.last else 0, **extra)
             self.messages.put((message, sender, time.monotonic()))
 
     def _speak(self, receiver: Receiver, sink) -> None:
@@ -304,7 +375,12 @@ class Station:
             message, sender, heard = item
             while self.config.daemon.half_duplex and self.transmitting.is_set() and not self.stop.is_set():
                 time.sleep(POLL)
-            audio = receiver.speak(message)
+            try:
+                audio = receiver.speak(message)
+            except Exception:
+                self.stats.failed += 1
+                log.exception("could not synthesize a message from station %d; it is in the message log", sender)
+                continue
             if audio is None:
                 self.stats.text_only += 1
                 continue
