@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from .errors import AudioError
+from .files import check_input
 
 STT_RATE = 16000
 """Whisper's input rate."""
@@ -20,11 +21,7 @@ STT_RATE = 16000
 
 def read_audio(path: str | Path, rate: int = STT_RATE) -> np.ndarray:
     """Decode ``path`` to mono float32 samples in [-1, 1] at ``rate`` Hz."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: file is empty")
+    path = check_input(path, "an audio file", AudioError)
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     chunks: list[np.ndarray] = []
     try:
@@ -48,8 +45,6 @@ def pcm16(samples: np.ndarray) -> bytes:
 
 def open_wav(path: str | Path, rate: int) -> wave.Wave_write:
     """A 16-bit mono wav file to write to; its header is right after every ``writeframes``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     w = wave.open(str(path), "wb")
     w.setnchannels(1)
     w.setsampwidth(2)

@@ -47,9 +47,24 @@ The receiver keeps, per sender, the highest counter accepted and a bitmap of the
 counters up to it, as IPsec does (RFC 4303): messages may arrive out of order by up to
 ``window - 1`` and each is still accepted exactly once.  The window is checked before the tag,
 so replays are turned away without computing it, and moves only after a tag verifies, so forged
-envelopes cannot push it forward or fill memory with bogus senders.  The windows live in memory
-only: after the receiver restarts, messages recorded off the air before the restart could each
-be replayed to it once.
+envelopes cannot push it forward or fill memory with bogus senders.  At most ``MAX_SENDERS``
+windows are kept; a new sender beyond that displaces the one heard from longest ago.
+
+A station keeps its windows in a replay file (``ReplayStore``), rewritten atomically and fsynced
+after every accepted message and before it is spoken, so a message recorded off the air is
+refused after a restart or a power cut as it was before.  The file is ASCII text:
+
+    line  content
+    1     ``telephrase replay 1 F``: format version 1, F = 16 hex digits, the first 8 bytes of
+          HMAC-SHA256(K_mac, b"replay file"): the windows belong to this key; another key's
+          file is ignored (a net that changes its key starts its windows afresh)
+    2..   ``S H B``, one per sender, oldest first: sender S and highest counter H in decimal,
+          B the bitmap (bit i: counter H - i accepted) in hex
+
+A file that does not parse stops the station with an error saying so, rather than silently
+reopening the window; one that cannot be written is logged and the station goes on, with
+replays refused until it restarts.  File mode (``telephrase decode``) keeps its windows in
+memory: decoding the same recording twice is not a replay.
 
 Test vectors (``tests/test_auth.py``): key ``00 01 02 .. 1f``, header ``11 07``, sender 3,
 counter 300, payload ``b"hi"`` (counter ``ac 02``, then the payload or its ciphertext, then the tag):
@@ -67,6 +82,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 import os
 import secrets
 import struct
@@ -95,6 +111,12 @@ MAX_SENDER = 2**32 - 1
 _MAC_INFO = b"telephrase v1 hmac-sha256"
 _ENC_INFO = b"telephrase v1 chacha20-poly1305"
 _NONCE = struct.Struct(">IQ")
+MAX_SENDERS = 4096
+"""Replay windows kept: far more stations than share a key on any real net, and few enough
+that the replay file stays under 200 kB when a key holder invents sender ids."""
+_REPLAY_MAGIC = "telephrase replay 1"
+
+log = logging.getLogger(__name__)
 
 
 class AuthConfigError(TelephraseError):
@@ -168,9 +190,11 @@ class MessageAuth:
     sender thread and a receiver thread can share one instance.
     """
 
-    def __init__(self, key: bytes, *, tag_bytes: int = 8, encrypt: bool = False, window: int = 64) -> None:
+    def __init__(self, key: bytes, *, tag_bytes: int = 8, encrypt: bool = False, window: int = 64,
+                 replay: ReplayStore | None = None) -> None:
         """``tag_bytes`` is the HMAC tag length (4..32); with ``encrypt`` the tag is Poly1305's
-        16 bytes instead, and ``tag_len`` says which applies."""
+        16 bytes instead, and ``tag_len`` says which applies.  With ``replay`` the windows are
+        read from and saved to that file."""
         if len(key) < MIN_KEY:
             raise AuthConfigError(f"key is {len(key)} bytes; at least {MIN_KEY} are needed ({KEY_BYTES} recommended)")
         if not MIN_TAG <= tag_bytes <= MAX_TAG:
@@ -183,8 +207,14 @@ class MessageAuth:
         self.rejected = RejectionCounts()
         self._mac_key = _subkey(key, _MAC_INFO)
         self._aead = ChaCha20Poly1305(_subkey(key, _ENC_INFO))
+        self._replay = replay
         self._windows: dict[int, _Window] = {}
+        if replay is not None:
+            self._windows = replay.load(self._fingerprint(), window)
         self._lock = threading.Lock()
+
+    def _fingerprint(self) -> str:
+        return hmac.new(self._mac_key, b"replay file", sha256).hexdigest()[:16]
 
     def _mac(self, header: bytes, sender: int, counter: int, payload: bytes) -> bytes:
         data = _NONCE.pack(sender, counter) + encode_varint(len(header)) + header + payload
@@ -215,6 +245,8 @@ class MessageAuth:
                 self.rejected.add(e.reason)
                 raise
             self._accept(sender, counter)
+            if self._replay is not None:
+                self._replay.save(self._fingerprint(), self._windows)
             return payload
 
     def _verify(self, header: bytes, sender: int, envelope: bytes) -> tuple[int, bytes]:
@@ -249,15 +281,19 @@ class MessageAuth:
             raise AuthError(Reason.REPLAYED, sender)
 
     def _accept(self, sender: int, counter: int) -> None:
-        w = self._windows.get(sender)
+        """Record ``counter``; the sender's window moves to the end, the most recently heard."""
+        w = self._windows.pop(sender, None)
         if w is None:
-            self._windows[sender] = _Window(counter)
+            if len(self._windows) >= MAX_SENDERS:
+                del self._windows[next(iter(self._windows))]
+            w = _Window(counter)
         elif counter > w.highest:
             shift = counter - w.highest
             w.seen = (w.seen << shift | 1) & ((1 << self.window) - 1) if shift < self.window else 1
             w.highest = counter
         else:
             w.seen |= 1 << (w.highest - counter)
+        self._windows[sender] = w
 
 
 def _check_sender(sender: int) -> None:
@@ -287,6 +323,77 @@ def _temp_copy(path: Path, text: str, mode: int) -> Path:
         tmp.unlink()
         raise
     return tmp
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Put ``text`` in ``path`` so that a crash at any point leaves the old or the new file
+    whole: write a temporary file, fsync it, rename it over ``path``, fsync the folder."""
+    tmp = _temp_copy(path, text, 0o644)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+class ReplayStore:
+    """The receiver's replay windows in a file, so a restart does not reopen them (format in
+    the module docstring).  One process per file, like ``CounterStore``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._failing = False
+
+    def load(self, fingerprint: str, window: int) -> dict[int, _Window]:
+        """The windows saved under the key with ``fingerprint``; none for a missing file or
+        another key's.  Bitmaps are cut to ``window``."""
+        try:
+            lines = self.path.read_text(encoding="ascii").splitlines()
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as e:
+            raise AuthConfigError(f"replay file {self.path} cannot be read ({e})") from None
+        head = lines[0].rsplit(" ", 1) if lines else []
+        if len(head) != 2 or head[0] != _REPLAY_MAGIC:
+            raise self._corrupt(1)
+        if head[1] != fingerprint:
+            log.info("replay file %s belongs to another key: starting with empty replay windows", self.path)
+            return {}
+        windows: dict[int, _Window] = {}
+        for number, line in enumerate(lines[1:], 2):
+            fields = line.split()
+            try:
+                sender, highest, seen = int(fields[0]), int(fields[1]), int(fields[2], 16)
+            except (IndexError, ValueError):
+                raise self._corrupt(number) from None
+            if len(fields) != 3 or not (0 <= sender <= MAX_SENDER and 0 <= highest <= MAX_COUNTER and seen & 1):
+                raise self._corrupt(number)
+            windows[sender] = _Window(highest, seen & ((1 << window) - 1))
+        return dict(list(windows.items())[-MAX_SENDERS:])
+
+    def _corrupt(self, line: int) -> AuthConfigError:
+        return AuthConfigError(
+            f"replay file {self.path} is corrupt (line {line}); remove it to start with empty replay windows "
+            "(messages recorded off the air before then could each be replayed once)"
+        )
+
+    def save(self, fingerprint: str, windows: dict[int, _Window]) -> None:
+        """Write ``windows``; a failure is logged (once until a write succeeds again) and
+        the station goes on: a full disk must not silence it."""
+        text = "".join([f"{_REPLAY_MAGIC} {fingerprint}\n",
+                        *(f"{sender} {w.highest} {w.seen:x}\n" for sender, w in windows.items())])
+        try:
+            _replace_file(self.path, text)
+        except OSError as e:
+            if not self._failing:
+                log.error("replay file %s cannot be written (%s): replays are refused until a restart, "
+                          "not after one", self.path, e.strerror or e)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("replay file %s written again", self.path)
+        self._failing = False
 
 
 class CounterStore:
@@ -334,13 +441,7 @@ class CounterStore:
 
     def _persist(self, limit: int) -> None:
         try:
-            tmp = _temp_copy(self.path, f"{limit}\n", 0o644)
-            try:
-                os.replace(tmp, self.path)
-            except BaseException:
-                tmp.unlink()
-                raise
-            _fsync_dir(self.path.parent)
+            _replace_file(self.path, f"{limit}\n")
         except OSError as e:
             raise AuthConfigError(f"cannot write counter file {self.path} ({e.strerror or e})") from None
 
@@ -370,7 +471,7 @@ def load_key(path: str | os.PathLike[str]) -> bytes:
                 )
             key = _parse_key(f.read())
     except FileNotFoundError:
-        raise AuthConfigError(f"key file {path} does not exist; create it with generate_key or fix the path") from None
+        raise AuthConfigError(f"key file {path} does not exist; create it with 'telephrase keygen FILE' or fix the path") from None
     except OSError as e:
         raise AuthConfigError(f"key file {path} cannot be read ({e.strerror or e})") from None
     if key is None:

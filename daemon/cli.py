@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config, load_config, replace
 from .errors import ConfigError, TelephraseError
+from .files import check_input, check_output
 
 log = logging.getLogger("telephrase")
 
@@ -77,35 +78,41 @@ def add_channel_options(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     sections: dict[str, dict] = {}
+    labels: dict[str, str] = {}
 
-    def put(section: str, key: str, value) -> None:
+    def put(key: str, option: str, value=None) -> None:
+        """``--option`` sets ``section.key`` where given; left off, the file decides."""
+        if value is None:
+            value = getattr(args, option.lstrip("-").replace("-", "_"), None)
         if value is not None:
-            sections.setdefault(section, {})[key] = value
+            section, name = key.split(".")
+            sections.setdefault(section, {})[name] = value
+            labels[key] = option
 
-    def flag(section: str, key: str, option: str, value: bool = True) -> None:
+    def flag(key: str, option: str, value: bool = True) -> None:
         """A switch on the command line sets ``key``; left off, the file decides."""
-        if getattr(args, option, False):
-            put(section, key, value)
+        if getattr(args, option.lstrip("-").replace("-", "_"), False):
+            put(key, option, value)
 
-    put("stt", "model", getattr(args, "stt_model", None))
-    put("stt", "beam_size", getattr(args, "beam_size", None))
-    put("stt", "language", getattr(args, "language", None))
-    put("stt", "languages", getattr(args, "languages", None))
-    flag("stt", "translate", "translate")
-    put("tts", "voices_dir", getattr(args, "voices_dir", None))
-    flag("tts", "speak_unknown_languages", "speak_unknown_languages")
-    put("stt", "threads", getattr(args, "threads", None))
-    put("tts", "threads", getattr(args, "threads", None))
-    put("codec", "text", getattr(args, "text_coding", None))
-    put("codec", "pitch", getattr(args, "pitch", None))
-    put("link", "mtu", getattr(args, "mtu", None))
-    put("link", "fec", getattr(args, "fec", None))
-    put("link", "erasure", getattr(args, "erasure", None))
-    put("auth", "key_file", getattr(args, "key", None))
-    flag("auth", "encrypt", "encrypt")
-    put("codec", "prosody", getattr(args, "prosody", None))
-    flag("tts", "follow_timing", "natural_pace", False)
-    return replace(config, **sections)
+    put("stt.model", "--stt-model")
+    put("stt.beam_size", "--beam-size")
+    put("stt.language", "--language")
+    put("stt.languages", "--languages")
+    flag("stt.translate", "--translate")
+    put("tts.voices_dir", "--voices-dir")
+    flag("tts.speak_unknown_languages", "--speak-unknown-languages")
+    put("stt.threads", "--threads")
+    put("tts.threads", "--threads")
+    put("codec.text", "--text-coding")
+    put("codec.pitch", "--pitch")
+    put("link.mtu", "--mtu")
+    put("link.fec", "--fec")
+    put("link.erasure", "--erasure")
+    put("auth.key_file", "--key")
+    flag("auth.encrypt", "--encrypt")
+    put("codec.prosody", "--prosody")
+    flag("tts.follow_timing", "--natural-pace", False)
+    return replace(config, labels, **sections)
 
 
 def _print_json(obj: dict) -> None:
@@ -131,6 +138,8 @@ def loopback_daemons(args: argparse.Namespace) -> int:
     from .pipeline import Engines
     from .stationpair import StationPair
 
+    check_input(args.input, "an audio file")
+    check_output(args.output, "out.wav")
     engines = Engines(_config(args))
     work = Path(tempfile.mkdtemp(prefix="telephrase-loopback-"))
     pair = StationPair(engines, work, Path(args.output), channel_config(args))
@@ -163,14 +172,15 @@ def cmd_loopback(args: argparse.Namespace) -> int:
 
     if args.daemons:
         return loopback_daemons(args)
-    engines = Engines(_config(args))
     audio = read_audio(args.input)
+    check_output(args.output, "out.wav")
+    engines = Engines(_config(args))
     link = ChannelLink(channel_config(args))
     try:
         rt = round_trip(engines, audio, link)
     except TelephraseError as e:
         raise TelephraseError(f"{args.input}: {e}") from None
-    write_wav(args.output, rt.audio, rt.rate)
+    _write(args.output, lambda: write_wav(args.output, rt.audio, rt.rate))
     channel = link.channel_stats
     report = rt.report() | {
         "output": str(args.output),
@@ -205,8 +215,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from .pipeline import Engines, Sender
     from .rawstream import raw_encode
 
-    engines = Engines(_config(args))
     audio = read_audio(args.input)
+    if args.output != "-":
+        check_output(args.output, "message.tph")
+    engines = Engines(_config(args))
     try:
         t = Sender(engines.config, engines).transmit(audio)
     except TelephraseError as e:
@@ -216,7 +228,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(stream)
         sys.stdout.buffer.flush()
     else:
-        Path(args.output).write_bytes(stream)
+        _write(args.output, lambda: Path(args.output).write_bytes(stream))
     seconds = t.transcript.seconds
     report = {
         "transcript": t.message.text, "language": t.transcript.source_language or t.transcript.language,
@@ -239,10 +251,29 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def _read_input(name: str) -> bytes:
     if name == "-":
         return sys.stdin.buffer.read()
+    path = check_input(name, "a .tph file")
     try:
-        return Path(name).read_bytes()
+        return path.read_bytes()
     except OSError as e:
-        raise TelephraseError(f"{name}: {e.strerror}") from None
+        raise TelephraseError(f"{name}: cannot be read ({e.strerror or e})") from None
+
+
+def _write(path: str, write) -> None:
+    """Run ``write``; a failure (disk full, a folder removed meanwhile) is one line naming the path."""
+    try:
+        write()
+    except OSError as e:
+        raise TelephraseError(f"{path}: cannot be written ({e.strerror or e})") from None
+
+
+def _refusals(receiver) -> str:
+    """What the receiver dropped, for the one line that says why nothing was decoded."""
+    stats = receiver.stats
+    parts = [f"{stats.bad_frames} beyond repair", f"{stats.rejected} refused by authentication",
+             f"{stats.bad_payloads} undecodable payload(s)"]
+    if stats.refused:
+        parts.append("over a bound: " + ", ".join(f"{n} {reason}" for reason, n in sorted(stats.refused.items())))
+    return ", ".join(parts)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -253,6 +284,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from .rawstream import RawStreamDecoder
 
     data = _read_input(args.input)
+    check_output(args.output, "out.wav")
     stream = RawStreamDecoder()
     frames = stream.feed(data)
     engines = Engines(_config(args))
@@ -262,14 +294,14 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if not messages:
         raise TelephraseError(
             f"{args.input}: no complete message in {len(data)} bytes ({len(frames)} frames found, "
-            f"{stats.bad_frames} beyond repair, {stats.rejected} refused by authentication, "
-            f"{stream.discarded} bytes of noise)"
+            f"{_refusals(receiver)}, {stream.discarded} bytes of noise)"
         )
     parts = [a for m in messages if (a := receiver.speak(m)) is not None]
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-    write_wav(args.output, audio, engines.synthesizer.rate)
+    _write(args.output, lambda: write_wav(args.output, audio, engines.synthesizer.rate))
     report = {
         "messages": [m.text for m in messages], "frames": len(frames), "bad_frames": stats.bad_frames,
+        "rejected": stats.rejected, "bad_payloads": stats.bad_payloads, "refused": dict(stats.refused),
         "noise_bytes": stream.discarded, "incomplete_messages": receiver.reassembler.incomplete,
         "output_seconds": round(len(audio) / engines.synthesizer.rate, 3), "output": str(args.output),
     }
@@ -278,8 +310,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     else:
         for text in report["messages"]:
             print(text)
-        if stats.bad_frames or receiver.reassembler.incomplete:
-            print(f"warning: {stats.bad_frames} frame(s) beyond repair dropped, "
+        if stats.bad_frames or stats.rejected or stats.bad_payloads or receiver.reassembler.incomplete:
+            print(f"warning: dropped, never spoken: {_refusals(receiver)}; "
                   f"{receiver.reassembler.incomplete} message(s) incomplete", file=sys.stderr)
         print(f"wrote {args.output} ({report['output_seconds']:.2f} s)")
     return 0

@@ -20,6 +20,7 @@ else:  # JetPack 6 ships Python 3.10
     import tomli as tomllib
 
 from .errors import ConfigError
+from .files import check_input
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class AuthConfig:
     counter_file: str = ""
     """Where the message counter survives restarts; empty means ``$STATE_DIRECTORY``,
     ``$XDG_STATE_HOME/telephrase`` or ``~/.local/state/telephrase``, file ``counter``."""
+    replay_file: str = ""
+    """Where the daemon's replay windows survive restarts, so a message recorded off the air
+    is refused after a restart too; empty means file ``replay`` beside the counter's default."""
     require: bool = True
     """With a key, refuse messages that are not authenticated."""
 
@@ -259,20 +263,92 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**values)
 
 
+MAX_BEAM = 64
+MAX_ERASURE = 4.0
+"""Parity fragments per data fragment beyond which a message costs five times its air time:
+past that, a lossy link needs a shorter MTU, not more parity."""
+
+
+def _language_errors(stt: SttConfig) -> list[tuple[str, str]]:
+    from .languages import CODES
+
+    known = "Whisper's two- or three-letter codes, e.g. en, de, es, fr, yue"
+    errors = []
+    if stt.language and stt.language not in CODES:
+        errors.append(("stt.language", f"unknown language '{stt.language}' (use {known}, or leave it empty to detect)"))
+    unknown = [c.strip() for c in stt.languages.split(",") if c.strip() and c.strip() not in CODES]
+    if unknown:
+        errors.append(("stt.languages", f"unknown language(s) {', '.join(unknown)} (use {known}, comma-separated)"))
+    return errors
+
+
+def _link_errors(link: LinkConfig) -> list[tuple[str, str]]:
+    from .framing import FEC_CHOICES, min_mtu
+    from .rawstream import MAX_FRAME
+
+    errors = []
+    if not 0 <= link.station_id <= 0xFFFF:
+        errors.append(("link.station_id", f"{link.station_id} is out of range (use 0-65535)"))
+    if not 0 <= link.erasure <= MAX_ERASURE:
+        errors.append(("link.erasure", f"{link.erasure} is out of range (use 0, none, to {MAX_ERASURE:g}; "
+                      "0.5 repairs one lost frame in three)"))
+    if link.fec not in FEC_CHOICES:
+        errors.append(("link.fec", f"unknown FEC strength '{link.fec}' (choose from {', '.join(FEC_CHOICES)})"))
+    elif not min_mtu(FEC_CHOICES[link.fec]) <= link.mtu <= MAX_FRAME:
+        errors.append(("link.mtu", f"{link.mtu} bytes is out of range: with fec = {link.fec} a frame needs at least "
+                      f"{min_mtu(FEC_CHOICES[link.fec])} bytes (header, CRC and FEC check bytes), at most {MAX_FRAME}"))
+    if link.reassembly_timeout <= 0:
+        errors.append(("link.reassembly_timeout", f"{link.reassembly_timeout} must be a positive number of seconds"))
+    return errors
+
+
+def problems(config: Config) -> list[tuple[str, str]]:
+    """Every out-of-range value in ``config``: its key and what is wrong with it and what to use.
+
+    Checked when a configuration is loaded or overridden, so a bad value stops a command
+    before it transcribes anything and a reload keeps the running configuration, instead of
+    failing deep in a model or a frame later."""
+    stt, tts = config.stt, config.tts
+    errors = []
+    if not 1 <= stt.beam_size <= MAX_BEAM:
+        errors.append(("stt.beam_size", f"{stt.beam_size} is out of range (use 1-{MAX_BEAM}; 5 is the default)"))
+    for key, threads in (("stt.threads", stt.threads), ("tts.threads", tts.threads)):
+        if threads < 0:
+            errors.append((key, f"{threads} is out of range (use 0 for all cores, or a number of threads)"))
+    for key, seconds in (("codec.phrase_pause", config.codec.phrase_pause),
+                         ("daemon.phrase_pause", config.daemon.phrase_pause)):
+        if seconds <= 0:
+            errors.append((key, f"{seconds} must be a positive number of seconds"))
+    return errors + _language_errors(stt) + _link_errors(config.link)
+
+
+def validated(config: Config, labels: dict[str, str] | None = None) -> Config:
+    """``config``, or a ConfigError listing its problems, each under its key or, where
+    ``labels`` has one for the key (a command-line option), that label."""
+    errors = problems(config)
+    if errors:
+        labels = labels or {}
+        raise ConfigError("; ".join(f"{labels.get(key, key)}: {text}" for key, text in errors))
+    return config
+
+
 def config_from_dict(data: dict[str, Any]) -> Config:
-    return _build(Config, data, "")
+    return validated(_build(Config, data, ""))
 
 
 def load_config(path: str | Path | None) -> Config:
     """Read a TOML file; ``None`` gives the defaults."""
     if path is None:
         return Config()
-    path = Path(path)
+    path = check_input(path, "a TOML configuration file", ConfigError, empty_ok=True)
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read ({e.strerror or e})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {e.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path}: {e}") from None
     try:
@@ -281,7 +357,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config file {path}: {e}") from None
 
 
-def replace(config: Config, **sections: dict[str, Any]) -> Config:
-    """Return ``config`` with some settings of some sections changed (used for CLI overrides)."""
+def replace(config: Config, labels: dict[str, str] | None = None, **sections: dict[str, Any]) -> Config:
+    """Return ``config`` with some settings of some sections changed (used for CLI overrides);
+    ``labels`` names where a changed key came from in an error (``--beam-size``)."""
     changed = {name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
-    return dataclasses.replace(config, **changed)
+    return validated(dataclasses.replace(config, **changed), labels)

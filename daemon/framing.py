@@ -163,6 +163,14 @@ class FrameCoding:
         return data - header - CRC_BYTES
 
 
+def min_mtu(parity: int) -> int:
+    """Smallest MTU whose frames carry at least one byte of a fragmented message with this FEC."""
+    mtu = LONG_HEADER + CRC_BYTES + 1
+    while FrameCoding(mtu, parity).capacity(LONG_HEADER) < 1:
+        mtu += 1
+    return mtu
+
+
 def fragment(payload: bytes, sequence: int, coding: FrameCoding, *, type: int = 0,
              authenticated: bool = False) -> list[Frame]:
     """Cut ``payload`` into frames that fit ``coding.mtu`` on air, with erasure parity if asked."""

@@ -23,8 +23,8 @@ import numpy as np
 from .audio import STT_RATE, resample
 from .bounds import BoundError
 from .droplog import DropLog
-from .auth import AuthError, CounterStore, MessageAuth, load_key
-from .config import AuthConfig, Config
+from .auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
+from .config import AuthConfig, Config, validated
 from .errors import AudioError, ConfigError, FrameError
 from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .languages import describe
@@ -151,25 +151,19 @@ class Transmission:
         return sum(map(len, self.frames))
 
 
-def fec_parity(name: str) -> int:
-    try:
-        return FEC_CHOICES[name]
-    except KeyError:
-        raise ConfigError(f"link.fec: unknown FEC strength '{name}' (choose from {', '.join(FEC_CHOICES)})") from None
-
-
 def frame_coding(config: Config) -> FrameCoding:
-    link = config.link
-    if not 0 <= link.station_id <= 0xFFFF:
-        raise ConfigError(f"link.station_id must be 0-65535, not {link.station_id}")
-    return FrameCoding(mtu=link.mtu, parity=fec_parity(link.fec), erasure=link.erasure, sender=link.station_id)
+    link = validated(config).link
+    return FrameCoding(mtu=link.mtu, parity=FEC_CHOICES[link.fec], erasure=link.erasure, sender=link.station_id)
 
 
-def message_auth(config: AuthConfig) -> MessageAuth | None:
+def message_auth(config: AuthConfig, persistent: bool = False) -> MessageAuth | None:
+    """The key's sealer and opener; ``persistent`` (a station) keeps its replay windows in the
+    replay file, file mode in memory only."""
     if not config.key_file:
         return None
+    replay = ReplayStore(_state_file(config.replay_file, "replay")) if persistent else None
     return MessageAuth(load_key(config.key_file), tag_bytes=config.tag_bytes, encrypt=config.encrypt,
-                       window=config.window)
+                       window=config.window, replay=replay)
 
 
 def state_dir() -> Path:
@@ -182,8 +176,15 @@ def state_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "telephrase"
 
 
-def counter_path(config: AuthConfig) -> Path:
-    return Path(config.counter_file) if config.counter_file else state_dir() / "counter"
+def _state_file(configured: str, name: str) -> Path:
+    """``configured``, or ``name`` in the state directory, whose folder is created."""
+    path = Path(configured) if configured else state_dir() / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create {path.parent} for the {name} file ({e.strerror}); "
+                          f"set [auth] {name}_file") from None
+    return path
 
 
 def text_coding(config: Config) -> TextCoding:
@@ -213,13 +214,7 @@ class Sender:
         self.auth = message_auth(config.auth)
         self.counters = None
         if self.auth is not None:
-            path = counter_path(config.auth)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise ConfigError(f"cannot create {path.parent} for the message counter ({e.strerror}); "
-                                  "set [auth] counter_file") from None
-            self.counters = CounterStore(path)
+            self.counters = CounterStore(_state_file(config.auth.counter_file, "counter"))
         self.sequence = 0
 
     def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None) -> Transmission:
@@ -271,13 +266,14 @@ class ReceiverStats:
 
 
 class Receiver:
-    def __init__(self, config: Config, engines: Engines) -> None:
+    def __init__(self, config: Config, engines: Engines, persistent: bool = False) -> None:
+        """``persistent``: a station's receiver, whose replay windows survive restarts."""
         self.config = config
         self.engines = engines
-        self.parity = fec_parity(config.link.fec)
+        self.parity = FEC_CHOICES[validated(config).link.fec]
         self.stats = ReceiverStats()
         self.reassembler = Reassembler(timeout=config.link.reassembly_timeout)
-        self.auth = message_auth(config.auth)
+        self.auth = message_auth(config.auth, persistent)
         self.last: Delivered | None = None
         """The delivery the last message ``accept`` returned came in: its sender and payload."""
         self.drops = DropLog(log)

@@ -165,7 +165,7 @@ class Station:
         """Load the models, open the link and the audio, tell systemd we are ready, and serve."""
         config = self.config
         self.notifier.status("loading models")
-        receiver = self.receiver = Receiver(config, self.engines)
+        receiver = self.receiver = Receiver(config, self.engines, persistent=True)
         sender = self.sender = Sender(config, self.engines) if config.ptt.source != "none" else None
         # Load every model now: READY=1 promises a station that answers at once.
         loaded = [self.engines.synthesizer, self.engines.word_model]
@@ -295,7 +295,7 @@ class Station:
         if self.sender is not None and (new.auth != old.auth or new.codec != old.codec):
             sender = Sender(new, self.engines)
             sender.sequence = self.sender.sequence
-        auth = message_auth(new.auth) if self.receiver is not None and new.auth != old.auth else None
+        auth = message_auth(new.auth, persistent=True) if self.receiver is not None and new.auth != old.auth else None
         if changed:
             log.warning("SIGHUP: [%s] changed; restart the service to apply", "], [".join(changed))
         if sender is not None:

@@ -22,6 +22,16 @@ def read_samples() -> list[dict]:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stations started by tests (and their subprocesses) keep counters, replay windows and
+    message logs here, never in the user's own state directory."""
+    path = tmp_path_factory.mktemp("state")
+    os.environ["XDG_STATE_HOME"] = str(path)
+    os.environ.pop("STATE_DIRECTORY", None)
+    return path
+
+
 @pytest.fixture(scope="session")
 def samples() -> list[dict]:
     return read_samples()

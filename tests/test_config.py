@@ -36,7 +36,7 @@ def test_errors_name_the_file_and_the_key(tmp_path, text, message):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="none.toml: no such file"):
         load_config(tmp_path / "none.toml")
 
 
