@@ -20,7 +20,7 @@ else:  # JetPack 6 ships Python 3.10
     import tomli as tomllib
 
 from .errors import ConfigError
-from .files import check_input
+from .paths import check_input
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ past that, a lossy link needs a shorter MTU, not more parity."""
 
 
 def _language_errors(stt: SttConfig) -> list[tuple[str, str]]:
-    from .languages import CODES
+    from .speech.languages import CODES
 
     known = "Whisper's two- or three-letter codes, e.g. en, de, es, fr, yue"
     errors = []
@@ -283,8 +283,8 @@ def _language_errors(stt: SttConfig) -> list[tuple[str, str]]:
 
 
 def _link_errors(link: LinkConfig) -> list[tuple[str, str]]:
-    from .framing import FEC_CHOICES, min_mtu
-    from .rawstream import MAX_FRAME
+    from .link.framing import FEC_CHOICES, min_mtu
+    from .link.rawstream import MAX_FRAME
 
     errors = []
     if not 0 <= link.station_id <= 0xFFFF:

@@ -20,24 +20,24 @@ from functools import cached_property
 
 import numpy as np
 
-from .audio import STT_RATE, resample
-from .bounds import BoundError
-from .droplog import DropLog
-from .auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
+from .audio.files import STT_RATE, resample
+from .codec.bounds import BoundError
+from .codec.message import Message, message_from_transcript
+from .codec.payload import TextCoding, decode_payload, encode_payload
+from .codec.textcoder import WORD, WordModel, load_model_files
 from .config import AuthConfig, Config, validated
+from .droplog import DropLog
 from .errors import AudioError, ConfigError, FrameError
-from .framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
-from .languages import describe
-from .message import Message, message_from_transcript
-from .payload import TextCoding, decode_payload, encode_payload
-from .pitch import PitchTrack, track_pitch
-from .pitchmodel import PitchModel
-from .prosody import word_prosody
+from .link.auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
+from .link.framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .registry import Registry
-from .synthesize import Synthesizer, Utterance, WordTarget
-from .textcoder import WORD, WordModel, load_model_files
-from .transcribe import Transcriber, Transcript
-from .voices import VoiceBook, registry_voice
+from .speech.languages import describe
+from .speech.pitch import PitchTrack, track_pitch
+from .speech.pitchmodel import PitchModel
+from .speech.prosody import word_prosody
+from .speech.synthesize import Synthesizer, Utterance, WordTarget
+from .speech.transcribe import Transcriber, Transcript
+from .speech.voices import VoiceBook, registry_voice
 
 log = logging.getLogger(__name__)
 

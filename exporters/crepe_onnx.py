@@ -6,7 +6,7 @@ normalises each frame itself (mean removed, divided by its standard deviation, a
 ``preprocess``), so the daemon only cuts frames; it gives the 360 pitch-bin probabilities.
 
 Verification runs torchcrepe's own ``predict`` (PyTorch, ``weighted_argmax`` decoding) and
-the daemon's ``telephrase.pitchmodel.PitchModel`` (onnxruntime + numpy decoding) on the same
+the daemon's ``telephrase.speech.pitchmodel.PitchModel`` (onnxruntime + numpy decoding) on the same
 speech, and compares the pitch in cents on the frames torchcrepe calls voiced (periodicity of
 at least 0.5).  torchcrepe dithers its bin centres at random; the comparison turns that off on
 its side, so the figure measures the export and not a random number.  The export fails unless
@@ -87,7 +87,7 @@ def _wrapped(torchcrepe: types.ModuleType, capacity: str):
 
 def _audio_files(args: argparse.Namespace) -> list[Path]:
     if args.manifest:
-        from telephrase.bench import read_manifest
+        from telephrase.bench.corpus import read_manifest
 
         if not args.manifest.is_file():
             raise ExportError(f"manifest {args.manifest} not found")
@@ -103,8 +103,8 @@ def _audio_files(args: argparse.Namespace) -> list[Path]:
 def compare(torchcrepe: types.ModuleType, model_path: Path, capacity: str, files: list[Path]) -> dict:
     """torchcrepe's pitch against the exported model's through the daemon's code, in cents."""
     import torch
-    from telephrase.audio import read_audio
-    from telephrase.pitchmodel import CENTS_OFFSET, CENTS_PER_BIN, PitchModel, decode, frames
+    from telephrase.audio.files import read_audio
+    from telephrase.speech.pitchmodel import CENTS_OFFSET, CENTS_PER_BIN, PitchModel, decode, frames
 
     torchcrepe.decode.weighted_argmax.weights = (
         CENTS_PER_BIN * torch.arange(360, dtype=torch.float32) + CENTS_OFFSET)[None, :, None]

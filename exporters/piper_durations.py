@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from telephrase.synthesize import DURATION_SCALES, DURATIONS
+from telephrase.speech.synthesize import DURATION_SCALES, DURATIONS
 
 from .errors import ExportError
 from .registry_entry import ExportedModel, default_registry, sha256_file, write_entry

@@ -1,7 +1,7 @@
 """A stand-in for torchaudio where its compiled library does not match the torch build.
 
 torchcrepe and transformers import torchaudio when it is installed, only for audio-file
-helpers the exporters never call (they read audio with ``telephrase.audio``).  The torchaudio
+helpers the exporters never call (they read audio with ``telephrase.audio.files``).  The torchaudio
 that pip pairs with the CPU build of torch 2.13 fails to load its library (OSError); without
 a stand-in neither package would import at all.
 """
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def _unusable(*_args, **_kwargs):
-    raise ExportError("torchaudio is not usable with this torch build; read audio with telephrase.audio")
+    raise ExportError("torchaudio is not usable with this torch build; read audio with telephrase.audio.files")
 
 
 def ensure_torchaudio() -> None:

@@ -370,7 +370,7 @@ def check(f: Figures) -> None:
 
 def run(args: argparse.Namespace) -> int:
     checkpoint, output, registry = _paths(args)
-    from telephrase.audio import read_audio
+    from telephrase.audio.files import read_audio
     from telephrase.errors import AudioError
 
     try:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio, resample, write_wav
+from telephrase.audio.files import read_audio, resample, write_wav
 from telephrase.errors import AudioError
 
 

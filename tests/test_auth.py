@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telephrase import auth
-from telephrase.auth import AuthConfigError, AuthError, CounterStore, MessageAuth, Reason, generate_key, load_key
+from telephrase.codec.varint import encode_varint
 from telephrase.errors import TelephraseError
-from telephrase.varint import encode_varint
+from telephrase.link import auth
+from telephrase.link.auth import AuthConfigError, AuthError, CounterStore, MessageAuth, Reason, generate_key, load_key
 
 KEY = bytes(range(32))
 HEADER = bytes.fromhex("11 07")

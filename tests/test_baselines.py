@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import STT_RATE, read_audio, resample
-from telephrase.baselines import CODEC2_RATE, Codec2Error, codec2_round_trip, format_baselines, run_baselines
-from telephrase.bench import read_manifest
+from telephrase.audio.files import STT_RATE, read_audio, resample
+from telephrase.bench.baselines import CODEC2_RATE, Codec2Error, codec2_round_trip, format_baselines, run_baselines
+from telephrase.bench.corpus import read_manifest
 from telephrase.errors import TelephraseError
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from conftest import SAMPLES
-from telephrase.bench import format_table, read_manifest, run_bench, write_json
+from telephrase.bench.corpus import format_table, read_manifest, run_bench, write_json
 from telephrase.errors import TelephraseError
 
 pytestmark = pytest.mark.slow

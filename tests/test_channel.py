@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telephrase.channel import Channel, ChannelConfig, ChannelError, ChannelLink
 from telephrase.errors import TelephraseError
-from telephrase.link import MemoryLink
+from telephrase.link.base import MemoryLink
+from telephrase.link.channel import Channel, ChannelConfig, ChannelError, ChannelLink
 
 SIGMAS = 5
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES, run_cli
-from telephrase.audio import write_wav
+from telephrase.audio.files import write_wav
 
 COMMANDS = ["loopback", "encode", "decode", "bench", "bench-link", "bench-latency", "keygen", "daemon", "devices",
             "monitor", "models"]
@@ -35,8 +35,8 @@ def test_models_prepare():
 def test_daemon_never_imports_torch():
     code = (
         "import sys, pkgutil, importlib, telephrase\n"
-        "for m in pkgutil.iter_modules(telephrase.__path__):\n"
-        "    if m.name != '__main__': importlib.import_module('telephrase.' + m.name)\n"
+        "for m in pkgutil.walk_packages(telephrase.__path__, 'telephrase.'):\n"
+        "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
         "from telephrase.pipeline import Engines\n"
         "from telephrase.config import Config\n"
         "e = Engines(Config()); e.transcriber; e.synthesizer\n"
@@ -149,7 +149,7 @@ def test_decode_of_garbage_is_refused(tmp_path):
 @pytest.mark.slow
 def test_five_minute_recording(tmp_path, samples):
     """A long transmission: transcribed whole, sent as several frames, nothing lost."""
-    from telephrase.audio import read_audio
+    from telephrase.audio.files import read_audio
 
     clips = [read_audio(SAMPLES / s["path"]) for s in samples]
     gap = np.zeros(8000, dtype=np.float32)

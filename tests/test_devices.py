@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telephrase import devices
-from telephrase.audio import resample
-from telephrase.devices import Capture, DeviceError, Playback, Retry
+from telephrase.audio import devices
+from telephrase.audio.devices import Capture, DeviceError, Playback, Retry
+from telephrase.audio.files import resample
 
 RATE = 48000
 
@@ -151,7 +151,7 @@ def test_capture_gives_16khz_blocks_of_what_the_card_hears(cards: Cards) -> None
 
 def test_playback_resamples_for_a_card_that_refuses_the_rate(cards: Cards, caplog: pytest.LogCaptureFixture) -> None:
     speech = tone(440, 0.5, 22050)
-    caplog.set_level(logging.INFO, logger="telephrase.devices")
+    caplog.set_level(logging.INFO, logger="telephrase.audio.devices")
     speaker = Playback("card")
     assert speaker.play(speech, 22050) is True
     out = cards.played("card")
@@ -223,7 +223,7 @@ def test_a_card_plugged_in_later_is_found_while_the_microphone_runs(cards: Cards
 
 
 def test_capture_waits_for_a_missing_microphone_and_logs_once(cards: Cards, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="telephrase.devices")
+    caplog.set_level(logging.INFO, logger="telephrase.audio.devices")
     cards.plug_in('pcm.latemic {{ type file; slave.pcm "null"; file "/dev/null"; infile "{dir}/latemic.raw"; '
                   'format "raw" }}')
     # Until its recording exists, 'latemic' does not open for capture: no input device.
@@ -243,7 +243,7 @@ def test_capture_waits_for_a_missing_microphone_and_logs_once(cards: Cards, capl
 
 
 def test_retry_backs_off_and_logs_each_change_once(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="telephrase.devices")
+    caplog.set_level(logging.INFO, logger="telephrase.audio.devices")
     retry = Retry("speaker usb", first=0.5, longest=4.0)
     delays = [retry.failed("busy") for _ in range(6)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
@@ -251,7 +251,7 @@ def test_retry_backs_off_and_logs_each_change_once(caplog: pytest.LogCaptureFixt
     retry.succeeded()
     retry.succeeded()
     assert retry.failed("missing") == 0.5  # a new outage starts over
-    messages = [r.getMessage() for r in caplog.records if r.name == "telephrase.devices"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "telephrase.audio.devices"]
     assert messages == [
         "speaker usb: busy; retrying until it works",
         "speaker usb: now missing; still retrying",

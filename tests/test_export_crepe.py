@@ -9,8 +9,8 @@ import pytest
 from conftest import ROOT, SAMPLES
 from exporters.cli import main
 from telephrase.config import ModelsConfig
-from telephrase.pitchmodel import PitchModel
 from telephrase.registry import Registry, load_registry
+from telephrase.speech.pitchmodel import PitchModel
 
 
 @pytest.fixture(scope="module")

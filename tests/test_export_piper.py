@@ -21,7 +21,7 @@ from exporters import cli  # noqa: E402
 from exporters.piper_durations import VERIFY_PHONEMES  # noqa: E402
 from telephrase.config import ModelsConfig, TtsConfig  # noqa: E402
 from telephrase.registry import Registry  # noqa: E402
-from telephrase.synthesize import DURATION_SCALES, DURATIONS  # noqa: E402
+from telephrase.speech.synthesize import DURATION_SCALES, DURATIONS  # noqa: E402
 
 TINY = dict(
     num_symbols=256, num_speakers=1, sample_rate=22050, hop_length=16, filter_length=64, win_length=64,
@@ -102,7 +102,7 @@ def test_export_verifies_against_torch(exported: tuple[int, str], models_dir: Pa
 
 
 def test_daemon_speaks_with_the_exported_voice(exported: tuple[int, str], models_dir: Path) -> None:
-    from telephrase.synthesize import Synthesizer, Utterance
+    from telephrase.speech.synthesize import Synthesizer, Utterance
 
     assert exported[0] == 0
     registry = Registry(ModelsConfig(registry=str(models_dir / "registry.toml"), cache_dir=str(models_dir / "cache")))

@@ -26,10 +26,10 @@ if importlib.util.find_spec("transformers") is None:
 from conftest import ROOT, SAMPLES  # noqa: E402
 from exporters import whisper_ct2  # noqa: E402
 from exporters.cli import main  # noqa: E402
-from telephrase.audio import read_audio  # noqa: E402
+from telephrase.audio.files import read_audio  # noqa: E402
 from telephrase.config import ModelsConfig, SttConfig  # noqa: E402
 from telephrase.registry import Registry, load_registry  # noqa: E402
-from telephrase.transcribe import Transcriber  # noqa: E402
+from telephrase.speech.transcribe import Transcriber  # noqa: E402
 
 SAMPLE = SAMPLES / "1998-15444-0001.flac"
 NAME = "whisper-test"

@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from telephrase.erasure import erasure_decode, erasure_encode, parity_count
-from telephrase.fec import encoded_length, fec_decode, fec_encode
+from telephrase.link.erasure import erasure_decode, erasure_encode, parity_count
+from telephrase.link.fec import encoded_length, fec_decode, fec_encode
 
 
 @pytest.mark.parametrize("size", [1, 50, 238, 239, 240, 600, 2000])

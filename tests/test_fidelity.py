@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio
-from telephrase.fidelity import FidelityPairs, align_words
-from telephrase.normalize import normalize, word_errors
-from telephrase.transcribe import Word
+from telephrase.audio.files import read_audio
+from telephrase.bench.fidelity import FidelityPairs, align_words
+from telephrase.bench.normalize import normalize, word_errors
+from telephrase.speech.transcribe import Word
 
 RATE = 16000
 PITCHES = [120.0, 150.0, 135.0, 180.0, 110.0, 160.0, 140.0]

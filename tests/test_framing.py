@@ -3,7 +3,7 @@ import random
 import pytest
 
 from telephrase.errors import FrameError
-from telephrase.framing import (
+from telephrase.link.framing import (
     CRC_BYTES, LONG_HEADER, SHORT_HEADER, Frame, FrameCoding, Reassembler, decode_frame, fragment, parse_body,
 )
 
@@ -133,7 +133,7 @@ def test_header_fields_are_checked():
 
 
 def test_auto_fec_sizes_parity_to_the_frame():
-    from telephrase.framing import AUTO, frame_parity
+    from telephrase.link.framing import AUTO, frame_parity
 
     assert [frame_parity(AUTO, n) for n in (10, 56, 57, 140, 141, 300)] == [8, 8, 16, 16, 32, 32]
     coding = FrameCoding(mtu=237)

@@ -9,12 +9,12 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telephrase.bench.link import fuzz
+from telephrase.codec.payload import decode_payload
 from telephrase.errors import FrameError
-from telephrase.framing import FEC_LEVELS, FrameCoding, Reassembler, decode_frame, fragment
-from telephrase.kiss import KissDecoder
-from telephrase.linkbench import fuzz
-from telephrase.payload import decode_payload
-from telephrase.rawstream import RawStreamDecoder
+from telephrase.link.framing import FEC_LEVELS, FrameCoding, Reassembler, decode_frame, fragment
+from telephrase.link.kiss import KissDecoder
+from telephrase.link.rawstream import RawStreamDecoder
 
 
 def test_mutation_fuzzer_finds_no_false_accept():

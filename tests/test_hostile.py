@@ -15,17 +15,17 @@ import brotli
 import pytest
 
 from test_payload import load_text_model
-from telephrase import bounds
-from telephrase.bounds import BoundError, check_message
+from telephrase.codec import bounds
+from telephrase.codec.bounds import BoundError, check_message
 from telephrase.config import Config
 from telephrase.droplog import DropLog
 from telephrase.errors import FrameError
-from telephrase.framing import (MAX_DONE, MAX_PENDING, MAX_PENDING_BYTES, MAX_PENDING_PER_SENDER, Frame,
+from telephrase.link.framing import (MAX_DONE, MAX_PENDING, MAX_PENDING_BYTES, MAX_PENDING_PER_SENDER, Frame,
                                 FrameCoding, Reassembler, fragment)
-from telephrase.message import Message, Phrase, WordMark
-from telephrase.payload import TextCoding, decode_payload, encode_payload
+from telephrase.codec.message import Message, Phrase, WordMark
+from telephrase.codec.payload import TextCoding, decode_payload, encode_payload
+from telephrase.codec.varint import encode_varint
 from telephrase.pipeline import Engines, Receiver
-from telephrase.varint import encode_varint
 
 MEMORY_BOUND = 4 << 20
 """Bytes of Python memory one hostile payload may cost to refuse."""

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephrase.kiss import FEND, FESC, KissDecoder, kiss_encode
+from telephrase.link.kiss import FEND, FESC, KissDecoder, kiss_encode
 
 
 def feed_split(decoder: KissDecoder, data: bytes, rng: random.Random) -> list[tuple[int, bytes]]:

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from telephrase.audio import STT_RATE, read_audio, resample
+from telephrase.audio.files import STT_RATE, read_audio, resample
+from telephrase.bench.languages import keyword_recall
+from telephrase.bench.normalize import word_errors
 from telephrase.config import Config, replace
-from telephrase.langbench import keyword_recall
-from telephrase.link import MemoryLink
-from telephrase.messagelog import format_entry
-from telephrase.normalize import word_errors
+from telephrase.link.base import MemoryLink
 from telephrase.pipeline import round_trip
+from telephrase.station.messagelog import format_entry
 
 from conftest import SAMPLES, run_cli
 

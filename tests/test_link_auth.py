@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio
-from telephrase.auth import generate_key
+from telephrase.audio.files import read_audio
 from telephrase.config import Config, replace
-from telephrase.framing import AUTO, decode_frame
+from telephrase.link.auth import generate_key
+from telephrase.link.framing import AUTO, decode_frame
 from telephrase.pipeline import Receiver, Sender
 
 pytestmark = pytest.mark.slow

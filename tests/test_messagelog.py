@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from telephrase.errors import TelephraseError
-from telephrase.messagelog import SERVICE_LOGS, MessageLog, default_path, follow, format_entry
+from telephrase.station.messagelog import SERVICE_LOGS, MessageLog, default_path, follow, format_entry
 
 POLL = 0.01
 

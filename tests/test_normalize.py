@@ -1,6 +1,6 @@
 import pytest
 
-from telephrase.normalize import normalize, number_words, word_errors
+from telephrase.bench.normalize import normalize, number_words, word_errors
 
 
 @pytest.mark.parametrize(

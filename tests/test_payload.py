@@ -2,12 +2,12 @@ import dataclasses
 
 import pytest
 
+from telephrase.codec.message import Message, Phrase, message_from_transcript
+from telephrase.codec.payload import TextCoding, decode_payload, encode_payload
+from telephrase.codec.varint import decode_varint, encode_varint
 from telephrase.errors import FrameError
-from telephrase.message import Message, Phrase, message_from_transcript
-from telephrase.payload import TextCoding, decode_payload, encode_payload
-from telephrase.prosody import WordProsody
-from telephrase.transcribe import Transcript, Word
-from telephrase.varint import decode_varint, encode_varint
+from telephrase.speech.prosody import WordProsody
+from telephrase.speech.transcribe import Transcript, Word
 
 MESSAGE = Message((Phrase(" Hello there.", 0.5, 0.9), Phrase(" Over.", 0.3, 0.4)))
 
@@ -80,8 +80,8 @@ def test_phrases_split_at_pauses():
 def load_text_model(name: str):
     """A registry text model as the pipeline loads it: unigram, word pairs (English),
     spelling priors."""
+    from telephrase.codec.textcoder import load_model_files
     from telephrase.registry import Registry
-    from telephrase.textcoder import load_model_files
 
     model = Registry().resolve(name)
     return load_model_files([str(model.file(f.path)) for f in model.entry.files])
@@ -137,7 +137,7 @@ def test_version_3_word_pitch_test_vector_still_decodes(words):
 def test_version_4_pitch_contour_test_vector(words):
     """Preset ``balanced``: a line per phrase (first phrase falling from +2 to −2 semitones,
     the second a single word) and each word's accent off it."""
-    from telephrase.message import WordMark
+    from telephrase.codec.message import WordMark
 
     message = Message((Phrase(" Hello there,", 0.5, 0.9), Phrase(" over.", 0.3, 0.4)), "en",
                       words=(WordMark(" Hello", None, 5.0), WordMark(" there,", None, 1.5), WordMark(" over.", None, 2.0)),
@@ -210,7 +210,7 @@ def test_lm_coding_without_the_model_is_a_clear_error(words):
 
 
 def test_word_prosody_round_trip(words):
-    from telephrase.message import WordMark
+    from telephrase.codec.message import WordMark
 
     message = Message(
         (Phrase(" Hello there,", 0.5, 0.9), Phrase(" shop-boy over.", 0.3, 0.8)),
@@ -229,7 +229,7 @@ def test_word_prosody_round_trip(words):
 
 
 def test_word_prosody_needs_marks_that_match_the_text(words):
-    from telephrase.message import WordMark
+    from telephrase.codec.message import WordMark
 
     message = Message((Phrase(" Hello there.", 0.1, 0.9),), words=(WordMark(" Hi", 0.4, 3.0),), f0_median=3.0)
     data = encode_payload(message, TextCoding.LM, True, words, word_prosody=True)
@@ -238,7 +238,7 @@ def test_word_prosody_needs_marks_that_match_the_text(words):
 
 def test_word_pitch_without_word_durations(words):
     """Preset ``balanced``: pitch per word, lengths left to the phrase's pace."""
-    from telephrase.message import WordMark
+    from telephrase.codec.message import WordMark
 
     message = Message((Phrase(" Hello there, over.", 0.5, 1.2),),
                       words=(WordMark(" Hello", 0.4, 3.0), WordMark(" there,", 0.5, 5.5), WordMark(" over.", 0.3, None)),
@@ -257,7 +257,7 @@ def test_pitch_contours_follow_each_phrase_and_its_accents(words):
     an unvoiced word, and a second phrase that starts high again: each phrase gets its own
     line, the accent stays above it, and contours cost under half of what ``expressive``'s
     length and level of every word take."""
-    from telephrase.message import WordMark
+    from telephrase.codec.message import WordMark
 
     first = " We had to leave the harbour before the storm came in over the hills,"
     second = " and nobody knew."

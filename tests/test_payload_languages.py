@@ -2,10 +2,10 @@
 
 import pytest
 
+from telephrase.codec.message import Message, Phrase
+from telephrase.codec.payload import TextCoding, decode_payload, encode_payload
 from telephrase.errors import FrameError
-from telephrase.languages import CODES, base_code, index_of
-from telephrase.message import Message, Phrase
-from telephrase.payload import TextCoding, decode_payload, encode_payload
+from telephrase.speech.languages import CODES, base_code, index_of
 
 from test_payload import load_text_model
 

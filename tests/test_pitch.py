@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio
-from telephrase.pitch import PitchTrack, track_pitch
+from telephrase.audio.files import read_audio
+from telephrase.speech.pitch import PitchTrack, track_pitch
 
 RATE = 16000
 EDGE = 3

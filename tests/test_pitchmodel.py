@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio
+from telephrase.audio.files import read_audio
 from telephrase.config import Config, replace
 from telephrase.errors import ConfigError
 from telephrase.pipeline import Engines
-from telephrase.pitch import track_pitch
-from telephrase.pitchmodel import BINS, decode, frames
+from telephrase.speech.pitch import track_pitch
+from telephrase.speech.pitchmodel import BINS, decode, frames
 
 RATE = 16000
 

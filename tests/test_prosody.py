@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from telephrase.pitch import track_pitch
-from telephrase.prosody import SILENCE_DB, WordProsody, speaker_profile, word_prosody
-from telephrase.transcribe import Word
+from telephrase.speech.pitch import track_pitch
+from telephrase.speech.prosody import SILENCE_DB, WordProsody, speaker_profile, word_prosody
+from telephrase.speech.transcribe import Word
 
 RATE = 16000
 

@@ -30,11 +30,11 @@ import pytest
 from serial.rfc2217 import PortManager
 from serial.urlhandler.protocol_loop import Serial as LoopSerial
 
-from telephrase import ptt
+from telephrase.audio.devices import Retry
 from telephrase.config import PttConfig
-from telephrase.devices import Retry
 from telephrase.errors import ConfigError
-from telephrase.ptt import InputKey, KeyState, PolledKey, PttError, StdinKey, make_ptt
+from telephrase.station import ptt
+from telephrase.station.ptt import InputKey, KeyState, PolledKey, PttError, StdinKey, make_ptt
 
 # struct input_event on 64-bit Linux: struct timeval (two longs), __u16 type, __u16 code, __s32 value.
 INPUT_EVENT = "qqHHi"
@@ -170,7 +170,7 @@ def test_polled_key_is_released_after_max_transmit() -> None:
 
 
 def test_a_key_that_fails_reads_released_and_is_reopened(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="telephrase.devices")
+    caplog.set_level(logging.INFO, logger="telephrase.audio.devices")
     line = Level()
     key = PolledKey(line.read, what="PTT test line", interval=0.002, debounce=0.01, max_transmit=60,
                     retry=fast_retry("PTT test line"))
@@ -184,7 +184,7 @@ def test_a_key_that_fails_reads_released_and_is_reopened(caplog: pytest.LogCaptu
         assert key.wait_change(2.0) is True
     finally:
         key.close()
-    messages = [r.getMessage() for r in caplog.records if r.name == "telephrase.devices"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "telephrase.audio.devices"]
     assert messages[0] == "PTT test line: stopped working (Input/output error); key released; retrying until it works"
     assert messages[-1].startswith("PTT test line works again")
     # The failure, the reopening failing (a new state), the recovery: not one line per retry.

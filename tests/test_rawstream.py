@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephrase.rawstream import MAX_FRAME, SYNC, RawStreamDecoder, crc8, raw_encode
+from telephrase.link.rawstream import MAX_FRAME, SYNC, RawStreamDecoder, crc8, raw_encode
 
 
 def feed_split(decoder: RawStreamDecoder, data: bytes, rng: random.Random) -> list[bytes]:
@@ -100,7 +100,7 @@ def test_encode_then_split_decode_is_identity(frames, rng):
 
 
 def test_header_bit_errors_are_tolerated():
-    from telephrase.rawstream import SYNC_ERRORS
+    from telephrase.link.rawstream import SYNC_ERRORS
 
     frame = bytes(range(40))
     for bits in ([0], [3, 17], [33], [44], [50]):

@@ -9,8 +9,8 @@ import pytest
 
 from test_station import free_port, send_frames, station_config, wait_for
 from test_station_hardening import frames, sealed, start, stop
-from telephrase.auth import MAX_SENDERS, AuthConfigError, AuthError, MessageAuth, Reason, ReplayStore, generate_key
-from telephrase.station import Station
+from telephrase.link.auth import MAX_SENDERS, AuthConfigError, AuthError, MessageAuth, Reason, ReplayStore, generate_key
+from telephrase.station.station import Station
 
 KEY = bytes(range(32))
 HEADER = b"\x00"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio, resample
-from telephrase.pitch import track_pitch
-from telephrase.reshape import MAX_SEMITONES, MAX_STRETCH, MIN_STRETCH, Segment, moved, reshape
+from telephrase.audio.files import read_audio, resample
+from telephrase.speech.pitch import track_pitch
+from telephrase.speech.reshape import MAX_SEMITONES, MAX_STRETCH, MIN_STRETCH, Segment, moved, reshape
 
 RATE = 22050
 F0 = 120.0

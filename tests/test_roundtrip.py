@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from telephrase.audio import STT_RATE, read_audio, resample
-from telephrase.errors import AudioError
-from telephrase.framing import AUTO, CRC_BYTES, SHORT_HEADER, frame_parity
-from telephrase.link import MemoryLink
-from telephrase.normalize import word_errors
+from telephrase.audio.files import STT_RATE, read_audio, resample
+from telephrase.bench.normalize import word_errors
 from telephrase.config import TtsConfig
+from telephrase.errors import AudioError
+from telephrase.link.base import MemoryLink
+from telephrase.link.framing import AUTO, CRC_BYTES, SHORT_HEADER, frame_parity
 from telephrase.pipeline import Receiver, Sender, round_trip
-from telephrase.synthesize import Synthesizer, Utterance
+from telephrase.speech.synthesize import Synthesizer, Utterance
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def test_too_short_to_hold_a_word(engines):
 
 def test_bit_errors_at_1e3_are_repaired(engines, samples):
     """One message through 32 seeded channels at BER 1e-3: it always arrives exactly."""
-    from telephrase.channel import ChannelConfig, ChannelLink
+    from telephrase.link.channel import ChannelConfig, ChannelLink
 
     sent = Sender(engines.config, engines).transmit(read_audio(SAMPLES / samples[0]["path"]))
     flipped = 0
@@ -122,7 +122,7 @@ def test_balanced_prosody_follows_the_senders_words_and_register(engines, sample
     import dataclasses
 
     from telephrase.config import replace
-    from telephrase.pitch import track_pitch
+    from telephrase.speech.pitch import track_pitch
 
     lj = next(s for s in samples if s["id"].startswith("LJ"))
     audio = read_audio(SAMPLES / lj["path"])
@@ -147,8 +147,8 @@ def test_words_espeak_joins_keep_their_own_pitch(engines):
     """espeak speaks "of the" as one word; the words around it still get their own targets
     (``wordmap``) instead of one flat target for the whole phrase: a phrase asked to start
     high and end low falls further than the same phrase asked to stay level."""
-    from telephrase.pitch import track_pitch
-    from telephrase.synthesize import Utterance, WordTarget
+    from telephrase.speech.pitch import track_pitch
+    from telephrase.speech.synthesize import Utterance, WordTarget
 
     text = " He should notice the position and temperature of the body,"
 
@@ -168,8 +168,8 @@ def test_a_high_voice_keeps_its_intonation(engines):
     """A sender some 17 semitones above the joe voice: the voice moves part of
     the way toward that register and keeps the words' movement around it, rather than pinning
     every word at the one-octave limit of PSOLA."""
-    from telephrase.pitch import track_pitch
-    from telephrase.synthesize import Utterance, WordTarget
+    from telephrase.speech.pitch import track_pitch
+    from telephrase.speech.synthesize import Utterance, WordTarget
 
     text = " The invention of movable metal letters in the middle of the century"
     rate = engines.synthesizer.rate

@@ -3,8 +3,8 @@
 import numpy as np
 
 from conftest import SAMPLES
-from telephrase.audio import read_audio
-from telephrase.segment import PAD, RATE, PhraseCutter, cut_point
+from telephrase.audio.files import read_audio
+from telephrase.speech.segment import PAD, RATE, PhraseCutter, cut_point
 
 S = RATE
 

@@ -16,9 +16,9 @@ from typing import Callable
 
 import pytest
 
-from telephrase.kiss import kiss_encode
-from telephrase.rawstream import raw_encode
-from telephrase.serial_link import SerialLink
+from telephrase.link.kiss import kiss_encode
+from telephrase.link.rawstream import raw_encode
+from telephrase.link.serial_link import SerialLink
 
 RETRY = 0.05
 """Reconnect interval for the links under test, so an outage costs milliseconds."""
@@ -197,7 +197,7 @@ def test_a_device_that_disappears_mid_frame_is_reopened(modem, open_link, mode, 
 
     modem.inject("b", ENCODE[mode](b"half of this frame never arrives")[:15])
     modem.wait_read("b")
-    with caplog.at_level(logging.WARNING, logger="telephrase.serial_link"):
+    with caplog.at_level(logging.WARNING, logger="telephrase.link.serial_link"):
         modem.unplug("b")
         wait_until(lambda: not b.connected)
     assert b.stats.errors == 1
@@ -233,7 +233,7 @@ def test_frames_sent_while_the_device_is_away_go_out_when_it_returns(modem, open
 
 def test_a_device_missing_at_start_is_waited_for(modem, open_link, caplog):
     modem.unplug("a")
-    with caplog.at_level(logging.WARNING, logger="telephrase.serial_link"):
+    with caplog.at_level(logging.WARNING, logger="telephrase.link.serial_link"):
         a = open_link(modem.paths["a"], "kiss")
     assert not a.connected
     (message,) = caplog.messages

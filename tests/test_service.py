@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from telephrase.service import Flag, Notifier, install_signal_handlers, watchdog_interval
+from telephrase.station.service import Flag, Notifier, install_signal_handlers, watchdog_interval
 
 
 @pytest.fixture(params=["path", "abstract"])
@@ -130,7 +130,7 @@ def test_handlers_only_from_the_main_thread():
 CHILD = """
 import sys
 import time
-from telephrase.service import install_signal_handlers
+from telephrase.station.service import install_signal_handlers
 
 signals = install_signal_handlers()
 print("ready", flush=True)
@@ -165,7 +165,7 @@ def test_signals_set_the_flags_in_a_real_process(stop):
 
 
 def test_the_watchdogs_sigabrt_prints_where_the_loop_hangs():
-    hung = "import time\nfrom telephrase.service import install_signal_handlers\n" \
+    hung = "import time\nfrom telephrase.station.service import install_signal_handlers\n" \
            "install_signal_handlers()\nprint('ready', flush=True); time.sleep(30)\n"
     child = subprocess.Popen([sys.executable, "-c", hung], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
@@ -181,7 +181,7 @@ def test_the_watchdogs_sigabrt_prints_where_the_loop_hangs():
 
 LOGGING_CHILD = """
 import logging
-from telephrase.service import setup_logging
+from telephrase.station.service import setup_logging
 
 handler = setup_logging(logging.INFO)
 print(type(handler).__name__)

@@ -15,11 +15,11 @@ import time
 import numpy as np
 
 from conftest import ROOT, SAMPLES
-from telephrase.audio import read_audio
+from telephrase.audio.files import read_audio
+from telephrase.bench.normalize import word_errors
 from telephrase.config import Config, replace
-from telephrase.normalize import word_errors
 from telephrase.pipeline import Sender
-from telephrase.station import Station
+from telephrase.station.station import Station
 
 SAMPLE = SAMPLES / "1998-15444-0001.flac"
 TEXT = "He should make inquiries as to symptoms and time at which food or medicine must last taken."
@@ -204,7 +204,7 @@ def test_sigterm_while_a_message_arrives_still_speaks_it(engines, tmp_path):
 def test_sound_cards_and_voice_keying_end_to_end(engines, tmp_path, monkeypatch):
     """Real PortAudio on ALSA plugin cards (``test_devices.Cards``): one station hears the
     utterance on its microphone, is keyed by its voice, and the other plays it on its card."""
-    from telephrase import devices
+    from telephrase.audio import devices
     from test_devices import RATE, Cards
 
     monkeypatch.setenv("ALSA_CONFIG_PATH", str(tmp_path / "asound.conf"))

@@ -5,22 +5,20 @@ models, the real daemon process and NOTIFY_SOCKET)."""
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import wave
 
 import brotli
 
 from test_station import NotifySocket, free_port, log_entries, send_frames, start_daemon, station_config, wait_for
-from telephrase.auth import MessageAuth, generate_key
-from telephrase.config import Config, replace
-from telephrase.framing import FrameCoding, fragment
-from telephrase.message import Message, Phrase
-from telephrase.payload import TextCoding, encode_payload
+from telephrase.codec.message import Message, Phrase
+from telephrase.codec.payload import TextCoding, encode_payload
+from telephrase.codec.varint import encode_varint
+from telephrase.link.auth import MessageAuth, generate_key
+from telephrase.link.framing import FrameCoding, fragment
 from telephrase.pipeline import SPEECH
-from telephrase.service import Flag, SignalEvents
-from telephrase.station import Station
-from telephrase.varint import encode_varint
+from telephrase.station.service import Flag, SignalEvents
+from telephrase.station.station import Station
 
 TEXT = " Meet at the north gate at noon."
 
@@ -137,7 +135,7 @@ def reloadable(tmp_path, engines, key: str) -> tuple[Station, SignalEvents, thre
 
 
 def sealed(key_path, counter: int, engines) -> bytes:
-    from telephrase.auth import load_key
+    from telephrase.link.auth import load_key
 
     return MessageAuth(load_key(key_path)).seal(bytes([SPEECH]), counter, good_payload(engines), sender=7)
 

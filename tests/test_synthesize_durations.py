@@ -10,7 +10,7 @@ import pytest
 
 from telephrase.config import TtsConfig
 from telephrase.registry import Registry
-from telephrase.synthesize import Synthesizer, Utterance, WordTarget, _matched, allot, allot_word
+from telephrase.speech.synthesize import Synthesizer, Utterance, WordTarget, _matched, allot, allot_word
 
 TEXT = " He should notice the position and temperature of the body,"
 LENGTHS = [0.2, 0.2, 0.5, 0.1, 0.6, 0.2, 0.8, 0.15, 0.1, 0.4]
@@ -75,7 +75,7 @@ def test_phrase_lasts_as_the_sender_said(timed: Synthesizer) -> None:
 
 def test_pitch_still_follows_the_words(timed: Synthesizer) -> None:
     """The duration voice sets the lengths; PSOLA still moves each word's pitch."""
-    from telephrase.pitch import track_pitch
+    from telephrase.speech.pitch import track_pitch
 
     def fall(pitches: list[float]) -> float:
         words = tuple(WordTarget(0.35, f0) for f0 in pitches)

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 
 from conftest import ROOT, SAMPLES
-from telephrase.synthesize import Utterance as Speech
+from telephrase.speech.synthesize import Utterance as Speech
 
 
 @pytest.fixture(scope="module")

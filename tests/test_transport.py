@@ -7,7 +7,7 @@ import pytest
 
 from telephrase.config import LinkConfig
 from telephrase.errors import ConfigError
-from telephrase.transport import describe, open_link
+from telephrase.link.transport import describe, open_link
 
 
 def test_udp_link_from_config():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from telephrase.udp_link import MAX_DATAGRAM, UdpError, UdpLink, parse_endpoint
+from telephrase.link.udp_link import MAX_DATAGRAM, UdpError, UdpLink, parse_endpoint
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK6 = "::1"

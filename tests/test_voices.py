@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from telephrase.codec.message import Message, Phrase
 from telephrase.config import Config, replace
 from telephrase.errors import ModelError
-from telephrase.message import Message, Phrase
 from telephrase.pipeline import Receiver
 from telephrase.registry import Registry
-from telephrase.voices import VoiceBook, read_voice, registry_voice, scan_directory
+from telephrase.speech.voices import VoiceBook, read_voice, registry_voice, scan_directory
 
 from conftest import run_cli
 

@@ -1,6 +1,6 @@
 """wordmap: text words matched to the synthesizer's words, run by run."""
 
-from telephrase.wordmap import align_runs, text_weight
+from telephrase.speech.wordmap import align_runs, text_weight
 
 
 def runs(chars, phonemes):

@@ -15,8 +15,8 @@ import argparse
 import logging
 import sys
 
-from telephrase.baselines import MODES, format_baselines, run_baselines
-from telephrase.bench import read_manifest, write_json
+from telephrase.bench.baselines import MODES, format_baselines, run_baselines
+from telephrase.bench.corpus import read_manifest, write_json
 from telephrase.config import Config
 from telephrase.errors import TelephraseError
 from telephrase.pipeline import Engines

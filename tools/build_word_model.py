@@ -56,7 +56,7 @@ def extra_letters(words: list[str]) -> str:
     """The letters beyond English's spelling alphabet that at least ``EXTRA_SHARE`` of
     ``words`` (the vocabulary) use, most used first (ties by code point, so the build is
     reproducible).  Letters of other scripts in borrowed names stay escapes."""
-    from telephrase.textcoder import ENGLISH_ALPHABET
+    from telephrase.codec.textcoder import ENGLISH_ALPHABET
 
     counts = Counter(ch for w in words for ch in set(w) if ch not in ENGLISH_ALPHABET)
     common = [(ch, n) for ch, n in counts.items() if n >= EXTRA_SHARE * len(words)]
@@ -67,7 +67,7 @@ def letter_lines(rare: list[str], extra: str = "") -> list[str]:
     """One line per context: the context (``^`` before a word's start), then the scaled count
     of every symbol of ``textcoder``'s spelling alphabet (English's, then ``extra``), its end
     mark and the escape for any other character last.  With ``extra``, a first row names it."""
-    from telephrase.textcoder import ALPHABET_KEY, ENGLISH_ALPHABET, letter_contexts
+    from telephrase.codec.textcoder import ALPHABET_KEY, ENGLISH_ALPHABET, letter_contexts
 
     alphabet = ENGLISH_ALPHABET + extra
     counts: dict[str, Counter[int]] = defaultdict(Counter)

@@ -2,7 +2,7 @@
 """Channel simulator for .tph streams: damage them the way a radio link would.
 
 Reads raw-stream records (what ``telephrase encode`` writes) on stdin, passes each record,
-sync word and length included, through ``telephrase.channel.Channel`` and writes what a
+sync word and length included, through ``telephrase.link.channel.Channel`` and writes what a
 receiver would hear to stdout, so tools compose like codec2's::
 
     telephrase encode speech.wav -o - | tools/channel_sim.py --ber 1e-3 | telephrase decode - -o heard.wav
@@ -16,10 +16,10 @@ import argparse
 import json
 import sys
 
-from telephrase.channel import Channel
-from telephrase.cli import add_channel_options, channel_config
+from telephrase.cli.options import add_channel_options, channel_config
 from telephrase.errors import TelephraseError
-from telephrase.rawstream import RawStreamDecoder, raw_encode
+from telephrase.link.channel import Channel
+from telephrase.link.rawstream import RawStreamDecoder, raw_encode
 
 
 def main(argv: list[str] | None = None) -> int:

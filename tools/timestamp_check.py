@@ -23,15 +23,15 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from telephrase.audio import STT_RATE, read_audio, resample
-from telephrase.bench import read_manifest, write_json
+from telephrase.audio.files import STT_RATE, read_audio, resample
+from telephrase.bench.corpus import read_manifest, write_json
+from telephrase.bench.fidelity import align_words
+from telephrase.codec.textcoder import WORD
 from telephrase.config import Config
 from telephrase.errors import TelephraseError
-from telephrase.fidelity import align_words
 from telephrase.pipeline import Engines
-from telephrase.synthesize import Utterance as Speech
-from telephrase.textcoder import WORD
-from telephrase.transcribe import Word
+from telephrase.speech.synthesize import Utterance as Speech
+from telephrase.speech.transcribe import Word
 
 
 def check(engines: Engines, manifest: str, limit: int | None = None, progress: bool = True) -> dict:

@@ -1,0 +1,1 @@
+"""Capture and playback: audio files in and out, sound devices, and wav files standing in for them."""
