@@ -120,12 +120,14 @@ class LinkConfig:
     erasure: float = 0.0
     """Parity fragments per data fragment, so lost frames can be rebuilt (0 = off)."""
     station_id: int = 1
-    """This station's number on the channel (0-65535), sent in every frame."""
+    """This station's number on the channel (0-65535), sent in every frame; -1 with ``ax25``:
+    derived from ``callsign``, the same on every station that knows the callsign."""
     reassembly_timeout: float = 600.0
     """Seconds an incomplete message waits for its missing fragments."""
     transport: str = "udp"
-    """What carries the frames in the daemon: ``udp`` (IP modems, satellite terminals, a LAN)
-    or ``serial`` (a KISS TNC such as Dire Wolf, or a transparent modem)."""
+    """What carries the frames in the daemon: ``udp`` (IP modems, satellite terminals, a LAN),
+    ``serial`` (a KISS TNC such as Dire Wolf, or a transparent modem) or ``kiss-tcp`` (a TNC's
+    KISS TCP port: Dire Wolf's 8001)."""
     udp_bind: str = "0.0.0.0:7373"
     """Local address and port the UDP link listens on (``[addr]:port`` for IPv6)."""
     udp_peer: str = "239.255.73.1:7373"
@@ -139,6 +141,15 @@ class LinkConfig:
     bytes through)."""
     kiss_port: int = 0
     """KISS port (0-15) of a multi-port TNC."""
+    kiss_host: str = "127.0.0.1:8001"
+    """``host:port`` of the TNC's KISS TCP server, for ``transport = "kiss-tcp"``."""
+    ax25: bool = False
+    """Put every frame in an AX.25 UI frame from ``callsign``: what TNCs that expect AX.25 need,
+    and the station's identification on amateur bands."""
+    callsign: str = ""
+    """This station's callsign with an optional SSID (``N0CALL-7``); needed with ``ax25``."""
+    ax25_destination: str = "TPHRSE"
+    """The AX.25 destination telephrase frames are sent to and the only one received."""
 
 
 @dataclass(frozen=True)
@@ -287,8 +298,17 @@ def _link_errors(link: LinkConfig) -> list[tuple[str, str]]:
     from .link.rawstream import MAX_FRAME
 
     errors = []
-    if not 0 <= link.station_id <= 0xFFFF:
-        errors.append(("link.station_id", f"{link.station_id} is out of range (use 0-65535)"))
+    if not (0 <= link.station_id <= 0xFFFF or (link.station_id == -1 and link.ax25)):
+        errors.append(("link.station_id", f"{link.station_id} is out of range (use 0-65535, or -1 with ax25: "
+                       "from the callsign)"))
+    if link.ax25:
+        from .link.ax25 import parse_address
+
+        for key, value in (("link.callsign", link.callsign), ("link.ax25_destination", link.ax25_destination)):
+            try:
+                parse_address(value, key)
+            except ConfigError as e:
+                errors.append((key, str(e).split(": ", 1)[1] + ("" if value else "; ax25 = true needs one")))
     if not 0 <= link.erasure <= MAX_ERASURE:
         errors.append(("link.erasure", f"{link.erasure} is out of range (use 0, none, to {MAX_ERASURE:g}; "
                       "0.5 repairs one lost frame in three)"))

@@ -29,6 +29,7 @@ from .config import AuthConfig, Config, validated
 from .droplog import DropLog
 from .errors import AudioError, ConfigError, FrameError
 from .link.auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
+from .link.ax25 import parse_address, station_id_of
 from .link.framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .registry import Registry
 from .speech.languages import describe
@@ -153,7 +154,8 @@ class Transmission:
 
 def frame_coding(config: Config) -> FrameCoding:
     link = validated(config).link
-    return FrameCoding(mtu=link.mtu, parity=FEC_CHOICES[link.fec], erasure=link.erasure, sender=link.station_id)
+    sender = station_id_of(parse_address(link.callsign)) if link.station_id == -1 else link.station_id
+    return FrameCoding(mtu=link.mtu, parity=FEC_CHOICES[link.fec], erasure=link.erasure, sender=sender)
 
 
 def message_auth(config: AuthConfig, persistent: bool = False) -> MessageAuth | None:

@@ -11,8 +11,8 @@ import pytest
 from conftest import SAMPLES, run_cli
 from telephrase.audio.files import write_wav
 
-COMMANDS = ["loopback", "encode", "decode", "bench", "bench-link", "bench-latency", "keygen", "daemon", "devices",
-            "monitor", "models"]
+COMMANDS = ["loopback", "encode", "decode", "bench", "bench-link", "bench-latency", "bench-direwolf", "keygen", "daemon",
+            "devices", "monitor", "models"]
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])

@@ -66,6 +66,18 @@ def wait_for(condition, timeout: float) -> None:
         time.sleep(0.05)
 
 
+def exchange(a: Station, b: Station, timeout: float) -> None:
+    """Run both stations until ``a`` has played its recording and sent it and ``b`` has
+    spoken as many messages as ``a`` sent (or ``timeout`` passes), then stop them."""
+    tb = run_until(b, lambda: False, 0)
+    ta = run_until(a, lambda: a.source is not None and not a.source.playing and not a.transmitting.is_set()
+                   and b.stats.spoken >= a.stats.sent, timeout)
+    a.stop.set()
+    b.stop.set()
+    ta.join(60)
+    tb.join(60)
+
+
 def log_entries(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -76,13 +88,7 @@ def test_two_stations_exchange_an_utterance(engines, tmp_path):
                                                                  "output": f"wav:{tmp_path / 'a.wav'}"},
                                ptt={"source": "file"}), engines)
     b = Station(station_config(tmp_path, "b", pb, pa, 2), engines)
-    tb = run_until(b, lambda: False, 0)
-    ta = run_until(a, lambda: a.source is not None and not a.source.playing and not a.transmitting.is_set()
-                   and b.stats.spoken >= a.stats.sent, 90)
-    a.stop.set()
-    b.stop.set()
-    ta.join(60)
-    tb.join(60)
+    exchange(a, b, 90)
     assert heard_well([s.message.text for s in b.spoken]) and {s.sender for s in b.spoken} == {1}
     heard = read_audio(tmp_path / "b.wav")
     assert abs(len(heard) / 16000 - sum(s.message.seconds for s in b.spoken)) < 1.5

@@ -15,6 +15,8 @@ APT_PACKAGES=(python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd
 APT_PACKAGES+=(libasound2-plugins alsa-utils)
 # The benchmark compares against Codec2 through the same recogniser.
 APT_PACKAGES+=(codec2)
+# KISS TCP, AX.25 and the AFSK modem are tested through two real Dire Wolf TNCs.
+APT_PACKAGES+=(direwolf)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

@@ -84,14 +84,21 @@ class SerialLink(Link):
         self._port: serial.Serial | None = None
         try:
             self._connect()
-        except (serial.SerialException, OSError) as exc:
+        except OSError as exc:
             self.stats.errors += 1
             log.warning(
-                "serial device %s is missing (%s); retrying every %g s until it appears",
-                device, _reason(exc), reconnect_interval,
+                "%s %s is missing (%s); retrying every %g s until it appears",
+                self.kind, device, _reason(exc), reconnect_interval,
             )
         self._reader = threading.Thread(target=self._run, name=f"serial-link {device}", daemon=True)
         self._reader.start()
+
+    kind = "serial device"
+    """What ``device`` names, for log lines."""
+
+    def _open(self) -> serial.Serial:
+        """Open the device; raises ``OSError`` (``SerialException`` is one) if it cannot."""
+        return serial.Serial(self.device, self.baudrate, timeout=0.1)
 
     @property
     def connected(self) -> bool:
@@ -138,8 +145,8 @@ class SerialLink(Link):
         if len(self._backlog) >= BACKLOG:
             self.stats.errors += 1
             log.warning(
-                "serial device %s is still away and %d frames are queued; dropping a frame of %d bytes",
-                self.device, BACKLOG, air_bytes - self._overhead,
+                "%s %s is still away and %d frames are queued; dropping a frame of %d bytes",
+                self.kind, self.device, BACKLOG, air_bytes - self._overhead,
             )
             return
         self._backlog.append((data, air_bytes))
@@ -150,15 +157,15 @@ class SerialLink(Link):
             return
         self.stats.errors += 1
         log.warning(
-            "serial device %s went away (%s); retrying every %g s",
-            self.device, _reason(exc), self.reconnect_interval,
+            "%s %s went away (%s); retrying every %g s",
+            self.kind, self.device, _reason(exc), self.reconnect_interval,
         )
         self._port = None
 
     def _connect(self) -> bool:
         """Open the device and send what queued up while it was away; ``False`` if it went
         away again meanwhile.  Raises the open error if it cannot be opened."""
-        port = serial.Serial(self.device, self.baudrate, timeout=0.1)
+        port = self._open()
         self._decoder.reset()
         with self._lock:
             self._port = port
@@ -169,9 +176,9 @@ class SerialLink(Link):
             if self._port is not port:
                 port.close()
                 return False
-        log.info("serial device %s is open", self.device)
+        log.info("%s %s is open", self.kind, self.device)
         if pending:
-            log.info("serial device %s: sent %d frames queued while it was away", self.device, len(pending))
+            log.info("%s %s: sent %d frames queued while it was away", self.kind, self.device, len(pending))
         return True
 
     def _run(self) -> None:
