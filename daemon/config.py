@@ -115,8 +115,9 @@ class LinkConfig:
     mtu: int = 237
     """Largest frame on air in bytes (LoRa 237, AX.25 256, HF data modems 14-126)."""
     fec: str = "auto"
-    """Reed-Solomon strength per frame: auto (8, 16 or 32 check bytes by frame length), none,
-    low (8 check bytes per codeword), medium (16), high (32).  The receiver decodes any."""
+    """Reed-Solomon strength per frame: auto (8, 16 or 32 check bytes by frame length; none with
+    ``ax25``, where the TNC's FCS drops every damaged frame first), none, low (8 check bytes
+    per codeword), medium (16), high (32).  The receiver decodes any."""
     erasure: float = 0.0
     """Parity fragments per data fragment, so lost frames can be rebuilt (0 = off)."""
     station_id: int = 1

@@ -25,12 +25,12 @@ from .codec.bounds import BoundError
 from .codec.message import Message, message_from_transcript
 from .codec.payload import TextCoding, decode_payload, encode_payload
 from .codec.textcoder import WORD, WordModel, load_model_files
-from .config import AuthConfig, Config, validated
+from .config import AuthConfig, Config, LinkConfig, validated
 from .droplog import DropLog
 from .errors import AudioError, ConfigError, FrameError
 from .link.auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
 from .link.ax25 import parse_address, station_id_of
-from .link.framing import FEC_CHOICES, Delivered, FrameCoding, Reassembler, decode_frame, fragment
+from .link.framing import FEC_CHOICES, FEC_LEVELS, Delivered, FrameCoding, Reassembler, decode_frame, fragment
 from .registry import Registry
 from .speech.languages import describe
 from .speech.pitch import PitchTrack, track_pitch
@@ -152,10 +152,19 @@ class Transmission:
         return sum(map(len, self.frames))
 
 
+def fec_parity(link: LinkConfig) -> int:
+    """The FEC a link's frames get.  ``auto`` in AX.25 is none: a TNC passes on only frames
+    whose FCS checks, so Reed-Solomon bytes never get to repair anything behind one, and the
+    shorter frames are delivered more often (README, "With Dire Wolf")."""
+    if link.ax25 and link.fec == "auto":
+        return FEC_LEVELS["none"]
+    return FEC_CHOICES[link.fec]
+
+
 def frame_coding(config: Config) -> FrameCoding:
     link = validated(config).link
     sender = station_id_of(parse_address(link.callsign)) if link.station_id == -1 else link.station_id
-    return FrameCoding(mtu=link.mtu, parity=FEC_CHOICES[link.fec], erasure=link.erasure, sender=sender)
+    return FrameCoding(mtu=link.mtu, parity=fec_parity(link), erasure=link.erasure, sender=sender)
 
 
 def message_auth(config: AuthConfig, persistent: bool = False) -> MessageAuth | None:
@@ -272,7 +281,7 @@ class Receiver:
         """``persistent``: a station's receiver, whose replay windows survive restarts."""
         self.config = config
         self.engines = engines
-        self.parity = FEC_CHOICES[validated(config).link.fec]
+        self.parity = fec_parity(validated(config).link)
         self.stats = ReceiverStats()
         self.reassembler = Reassembler(timeout=config.link.reassembly_timeout)
         self.auth = message_auth(config.auth, persistent)

@@ -9,6 +9,8 @@ import pytest
 from telephrase.config import ConfigError, config_from_dict
 from telephrase.link.ax25 import Address, Ax25Link, ax25_decode, ax25_encode, parse_address, station_id_of
 from telephrase.link.base import MemoryLink
+from telephrase.link.framing import FEC_CHOICES
+from telephrase.pipeline import frame_coding
 
 VECTOR = bytes.fromhex("a8a090a4a68ae0 9c60868298986f 03f0 6869")
 
@@ -61,3 +63,12 @@ def test_the_link_wraps_and_skips_other_traffic():
     air.send(b"\x00junk")
     air.send(ax25_encode(b"ours", Address("DL1ABC", 3), Address("TPHRSE")))
     assert link.receive() == b"ours" and link.foreign == 2
+
+
+def test_auto_fec_is_none_in_ax25_and_a_chosen_strength_is_kept():
+    ax25 = {"ax25": True, "callsign": "N0CALL-1", "station_id": -1}
+    assert frame_coding(config_from_dict({"link": ax25})).parity == 0
+    assert frame_coding(config_from_dict({"link": {**ax25, "fec": "low"}})).parity == 8
+    coding = frame_coding(config_from_dict({"link": ax25}))
+    assert coding.sender == station_id_of(Address("N0CALL", 1))
+    assert frame_coding(config_from_dict({})).parity == FEC_CHOICES["auto"]

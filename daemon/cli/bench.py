@@ -184,7 +184,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baud", type=int, default=1200, choices=[300, 1200], help="AFSK rate: 1200 (VHF packet) or "
                    "300 (HF)")
     p.add_argument("--fec", choices=["auto", "none", "low", "medium", "high"], default="auto",
-                   help="telephrase's FEC inside the AX.25 frames (default auto)")
+                   help="telephrase's FEC inside the AX.25 frames: auto (default) is the "
+                   "by-length choice of links without AX.25; a station in AX.25 uses none")
     p.add_argument("--noise", metavar="LEVELS", help="comma-separated noise RMS as a multiple of the signal's "
                    "(default 0,0.5,1,1.5,2)")
     p.add_argument("--seed", type=int, default=1)
