@@ -65,10 +65,20 @@ class CodecConfig:
     """How a message becomes payload bytes."""
 
     text: str = "lm"
-    """``lm`` (the word language model with arithmetic coding, payload format 4), or the
-    format 1 baselines ``brotli`` and ``utf8``."""
+    """``lm`` (the word language model with arithmetic coding, payload format 4), ``neural``
+    (English text coded with the neural language model, payload format 5, about a fifth fewer
+    bits; other languages as ``lm``), or the format 1 baselines ``brotli`` and ``utf8``."""
     language_model: str = "en-words"
     """Registry name of the text coder's word model."""
+    neural_model: str = "smollm2-135m"
+    """Registry name of the neural text model (role ``text-nn``), for ``text = "neural"`` and
+    for receiving format 5 payloads."""
+    context_messages: int = 0
+    """With ``text = "neural"``: how many of this station's previous messages (up to 4) the
+    text model is fed before a message, so a conversation costs fewer bits.  A receiver that
+    missed one of them cannot decode the message and says so (0: every message alone)."""
+    context_seconds: float = 300.0
+    """Only messages sent (and, at the receiver, received) this recently are context."""
     prosody: str = "minimal"
     """What is sent besides the text: ``off`` nothing; ``minimal`` each phrase's pause and
     duration, so the receiver keeps the sender's pace; ``balanced`` also the speaker's median
@@ -336,7 +346,10 @@ def problems(config: Config) -> list[tuple[str, str]]:
     for key, threads in (("stt.threads", stt.threads), ("tts.threads", tts.threads)):
         if threads < 0:
             errors.append((key, f"{threads} is out of range (use 0 for all cores, or a number of threads)"))
+    if not 0 <= config.codec.context_messages <= 4:
+        errors.append(("codec.context_messages", f"{config.codec.context_messages} is out of range (use 0-4)"))
     for key, seconds in (("codec.phrase_pause", config.codec.phrase_pause),
+                         ("codec.context_seconds", config.codec.context_seconds),
                          ("daemon.phrase_pause", config.daemon.phrase_pause)):
         if seconds <= 0:
             errors.append((key, f"{seconds} must be a positive number of seconds"))

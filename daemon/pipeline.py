@@ -23,11 +23,14 @@ import numpy as np
 from .audio.files import STT_RATE, resample
 from .codec.bounds import BoundError
 from .codec.message import Message, message_from_transcript
-from .codec.payload import TextCoding, decode_payload, encode_payload
+from .codec.payload import ContextError, TextCoding, decode_payload, encode_payload
+from .codec.lmweights import load_text_model
+from .codec.history import MessageHistory
+from .codec.neuraltext import NeuralTextModel
 from .codec.textcoder import WORD, WordModel, load_model_files
 from .config import AuthConfig, Config, LinkConfig, validated
 from .droplog import DropLog
-from .errors import AudioError, ConfigError, FrameError
+from .errors import AudioError, ConfigError, FrameError, ModelError
 from .link.auth import AuthError, CounterStore, MessageAuth, ReplayStore, load_key
 from .link.ax25 import parse_address, station_id_of
 from .link.framing import FEC_CHOICES, FEC_LEVELS, Delivered, FrameCoding, Reassembler, decode_frame, fragment
@@ -56,6 +59,7 @@ class Engines:
         self.registry = Registry(config.models)
         self._other_voice: Synthesizer | None = None
         self._word_models: dict[str, WordModel | None] = {}
+        self._neural_missing: str | None = None
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -69,6 +73,8 @@ class Engines:
             raise ValueError("derived engines share this one's models; load other models with Engines(config)")
         other.transcriber = self.transcriber.with_config(config.stt)
         other.synthesizer = self.synthesizer
+        if "neural_text" in self.__dict__ and config.codec.neural_model == self.config.codec.neural_model:
+            other.neural_text = self.neural_text
         return other
 
     @cached_property
@@ -122,6 +128,21 @@ class Engines:
             name = self.registry.for_language("text-lm", language) if language else None
             self._word_models[language] = self._load_word_model(name) if name else None
         return self._word_models[language]
+
+    @cached_property
+    def neural_text(self) -> NeuralTextModel:
+        """The neural text model (``[codec] neural_model``), with its integer weights."""
+        return load_text_model(self.registry, self.config.codec.neural_model)
+
+    def neural_text_if_installed(self) -> NeuralTextModel | None:
+        """The neural text model for a receiver, or None (said once) where it cannot load."""
+        if self._neural_missing is None:
+            try:
+                return self.neural_text
+            except ModelError as e:
+                self._neural_missing = str(e)
+                log.warning("format 5 messages cannot be decoded here: %s", e)
+        return None
 
     def _load_word_model(self, name: str) -> WordModel:
         model = self.registry.resolve(name)
@@ -202,7 +223,8 @@ def text_coding(config: Config) -> TextCoding:
     try:
         return TextCoding[config.codec.text.upper()]
     except KeyError:
-        raise ConfigError(f"codec.text: unknown text coding '{config.codec.text}' (choose lm, brotli or utf8)") from None
+        raise ConfigError(f"codec.text: unknown text coding '{config.codec.text}' "
+                          "(choose lm, neural, brotli or utf8)") from None
 
 
 PROSODY_PRESETS = ("off", "minimal", "balanced", "expressive")
@@ -219,14 +241,27 @@ class Sender:
         self.pitch_tracker = engines.pitch_tracker if config.codec.prosody in WORD_PROSODY_PRESETS else None
         self.coding_text = text_coding(config)
         self.engines = engines
-        if self.coding_text is TextCoding.LM:
+        if self.coding_text in (TextCoding.LM, TextCoding.NEURAL):
             engines.word_model  # noqa: B018 (loaded now: a missing model is an error at start, not at the first message)
+        if self.coding_text is TextCoding.NEURAL:
+            engines.neural_text  # noqa: B018
         self.coding = frame_coding(config)
         self.auth = message_auth(config.auth)
         self.counters = None
         if self.auth is not None:
             self.counters = CounterStore(_state_file(config.auth.counter_file, "counter"))
         self.sequence = 0
+        self.history = MessageHistory(config.codec.context_seconds)
+        """What this sender sent (its own sender id's messages), for the text model's context."""
+
+    def _context(self) -> tuple[str, ...]:
+        if self.coding_text is not TextCoding.NEURAL or not self.config.codec.context_messages:
+            return ()
+        for count in range(self.config.codec.context_messages, 0, -1):
+            texts = self.history.before(self.coding.sender, self.sequence, count)
+            if texts is not None:
+                return tuple(texts)
+        return ()
 
     def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None) -> Transmission:
         """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send.
@@ -246,17 +281,20 @@ class Sender:
         message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody,
                                           context.pitches if context is not None else None)
         words, own = None, False
-        if self.coding_text is TextCoding.LM:
+        if self.coding_text in (TextCoding.LM, TextCoding.NEURAL):
             own_words = self.engines.word_model_for(message.language)
             words, own = (own_words, True) if own_words is not None else (self.engines.word_model, False)
         payload = encode_payload(message, self.coding_text, preset != "off", words,
                                  word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive",
-                                 own_model=own)
+                                 own_model=own,
+                                 neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
+                                 context=self._context())
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
         frames = fragment(sealed, self.sequence, self.coding, type=SPEECH, authenticated=self.auth is not None)
         frames = tuple(f.encode(self.coding.parity) for f in frames)
+        self.history.add(self.coding.sender, self.sequence, "".join(p.text for p in message.phrases))
         self.sequence = (self.sequence + 1) % 256
         log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
         return Transmission(transcript, message, payload, frames)
@@ -288,6 +326,8 @@ class Receiver:
         self.last: Delivered | None = None
         """The delivery the last message ``accept`` returned came in: its sender and payload."""
         self.drops = DropLog(log)
+        self.history = MessageHistory(config.codec.context_seconds)
+        """The messages received from each sender, for the format 5 payloads coded after them."""
 
     def accept(self, data: bytes) -> Message | None:
         """Take one frame off the link; return a message once enough of its fragments are in."""
@@ -305,15 +345,18 @@ class Receiver:
             self.stats.rejected += 1
             return None
         try:
-            message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for)
+            message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for,
+                                     self.engines.neural_text_if_installed,
+                                     lambda n: self.history.before(delivered.sender, delivered.sequence, n))
         except FrameError as e:
             self.stats.bad_payloads += 1
-            if isinstance(e, BoundError):
+            if isinstance(e, (BoundError, ContextError)):
                 self.stats.refused[e.reason] += 1
             self.drops.drop("messages dropped", logging.WARNING,
                             f"dropped a message from station {delivered.sender}: {e}")
             return None
         self.stats.messages += 1
+        self.history.add(delivered.sender, delivered.sequence, "".join(p.text for p in message.phrases))
         self.last = delivered
         log.info("received %r from station %d", message.text, delivered.sender)
         return message

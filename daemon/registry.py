@@ -57,6 +57,16 @@ class ModelEntry:
     files: tuple[ModelFile, ...]
     language: str = ""
     """The language a text model or a voice is for (``es``); empty for the others."""
+    digest: str = ""
+    """For a model converted on first use (the neural text model's integer weights): the
+    sha256 the conversion must give (``lmweights.digest``)."""
+    no_deps: bool = False
+    """The package is installed without its dependencies (they are a runtime telephrase does
+    not use)."""
+
+    def pip_install(self, package: str, *options: str) -> str:
+        """The command that installs ``package`` as this model needs it."""
+        return " ".join(["pip install", *options, *(["--no-deps"] if self.no_deps else []), package])
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
             origin=m.get("origin", ""),
             files=tuple(files),
             language=m.get("language", ""),
+            digest=m.get("digest", ""),
+            no_deps=bool(m.get("no_deps", False)),
         )
     return entries
 
@@ -202,13 +214,13 @@ class Registry:
             if spec is None or not spec.submodule_search_locations:
                 raise ModelError(
                     f"model '{entry.name}': package '{piece.package}' is not installed "
-                    f"(fix: pip install {piece.package}, or run 'make setup')"
+                    f"(fix: {entry.pip_install(piece.package)}, or run 'make setup')"
                 )
             path = Path(list(spec.submodule_search_locations)[0]) / piece.source
             if not path.is_file():
                 raise ModelError(
                     f"model '{entry.name}': {piece.source} is missing from package '{piece.package}' "
-                    f"(fix: pip install --force-reinstall {piece.package})"
+                    f"(fix: {entry.pip_install(piece.package, '--force-reinstall')})"
                 )
             paths.append(path)
         return paths
@@ -220,7 +232,7 @@ class Registry:
         digest = sha256_of([path])
         if digest != f.sha256:
             piece = f.pieces[0]
-            where, fix = (f"package '{piece.package}'", f"pip install --force-reinstall {piece.package}") if piece.package \
+            where, fix = (f"package '{piece.package}'", entry.pip_install(piece.package, "--force-reinstall")) if piece.package \
                 else (str(self.path.parent), "reinstall telephrase")
             raise ModelError(
                 f"model '{entry.name}': {piece.source} in {where} has sha256 "

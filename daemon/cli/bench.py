@@ -38,6 +38,19 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_context(args: argparse.Namespace) -> int:
+    from ..bench.context import format_context, run_context
+    from ..bench.corpus import write_json
+    from ..pipeline import Engines
+
+    result = run_context(Engines(config_from_args(args)), args.corpus, most=args.most, progress=not args.no_progress)
+    print(format_context(result))
+    print(json.dumps(result["summary"]))
+    if args.json:
+        write_json(result, args.json)
+    return 0
+
+
 def cmd_bench_pitch(args: argparse.Namespace) -> int:
     from ..bench.corpus import read_manifest, write_json
     from ..bench.pitch import format_pitch, run_pitch_bench
@@ -131,6 +144,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
     p.set_defaults(func=cmd_bench_latency)
+
+    p = sub.add_parser("bench-context", help="text bits per character: word model, neural model, and the neural "
+                       "model fed each speaker's previous messages",
+                       description="Code every reference transcript of the manifest (columns id, transcript, "
+                       "speaker) with the word model, the neural model alone and the neural model after the same "
+                       "speaker's previous 1 to N transcripts; report bits per character, cased and bare.")
+    p.add_argument("--corpus", required=True, metavar="MANIFEST", help="manifest.tsv")
+    p.add_argument("--most", type=int, default=3, choices=range(1, 5), metavar="N",
+                   help="the most previous messages fed (1-4, default 3)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the figures to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
+    p.set_defaults(func=cmd_bench_context)
 
     p = sub.add_parser("bench-pitch", help="the pitch model against the DSP tracker on a corpus",
                        description="Track the pitch of every utterance of a manifest with the exported pitch "

@@ -21,8 +21,9 @@ def add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) -
                        "(default en; an empty string: any of Whisper's)")
         p.add_argument("--translate", action="store_true", help="send English: translate speech in another "
                        "language with Whisper (the message records the language spoken)")
-        p.add_argument("--text-coding", choices=["lm", "brotli", "utf8"],
-                       help="how the text is coded: lm (language model, default), brotli or utf8")
+        p.add_argument("--text-coding", choices=["lm", "neural", "brotli", "utf8"],
+                       help="how the text is coded: lm (word language model, default), neural (the neural "
+                       "language model, English; fewer bits, more CPU), brotli or utf8")
         p.add_argument("--prosody", choices=["off", "minimal", "balanced", "expressive"],
                        help="what is sent besides the text: off; minimal (phrase pauses and durations, "
                        "the default); balanced (also the speaker's median pitch and each phrase's pitch contour with "

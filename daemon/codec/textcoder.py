@@ -351,6 +351,11 @@ def _split(text: str) -> tuple[list[str], list[str]]:
     return gaps, words
 
 
+def inner_gaps(text: str) -> list[tuple[int, int]]:
+    """The spans of the gaps between two words, in order: where ``TextEncoder.encode`` yields."""
+    return [(a.end(), b.start()) for a, b in itertools.pairwise(WORD.finditer(text))]
+
+
 def phrase_boundary(gap: str) -> int:
     """Where in a gap the next phrase starts: at its last run of whitespace, as Whisper's
     words carry their leading space and trailing punctuation."""

@@ -295,6 +295,7 @@ class Station:
         if self.sender is not None and (new.auth != old.auth or new.codec != old.codec):
             sender = Sender(new, self.engines)
             sender.sequence = self.sender.sequence
+            sender.history = self.sender.history
         auth = message_auth(new.auth, persistent=True) if self.receiver is not None and new.auth != old.auth else None
         if changed:
             log.warning("SIGHUP: [%s] changed; restart the service to apply", "], [".join(changed))
