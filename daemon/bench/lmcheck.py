@@ -19,7 +19,7 @@ import numpy as np
 from ..codec.neuraltext import NeuralTextModel
 
 TEXT = " Then Moses was afraid, and said: surely the thing is known! Over to you, station two."
-REFERENCE = "eb1c509ca834bf0bdd5a3d77956ec01440437223caa11f57966963074be0d212"
+REFERENCE = "a4bfb8d951a68a00268db3e82b0b2e3be549079d9cff6d3d76d627a128086c1f"
 """sha256 of the tables for ``TEXT`` (both ways give the same), from the development machine."""
 
 

@@ -24,15 +24,14 @@ from ..registry import Registry
 from . import exactmath
 from .bpe import Tokenizer
 from .exactlm import ExactLM, Layer, Quantized, Shape
+from .intmatmul import MAX_WEIGHT
 from .neuraltext import NeuralTextModel
 
 log = logging.getLogger(__name__)
 
-WEIGHT_LEVELS = 127
-DOWN_LEVELS = 63
-"""The MLP's down projection sums 1536 products: its weights stay in ±63 so that the partial
-sums of ±127 activations stay below 2**24 (exact in float32)."""
-CACHE_VERSION = 1
+WEIGHT_LEVELS = MAX_WEIGHT
+"""Weights in ±63: what ``intmatmul`` multiplies exactly on every kernel."""
+CACHE_VERSION = 2
 
 
 def _requantize(w: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +84,7 @@ def convert(path: Path) -> dict[str, np.ndarray]:
         qkv = np.concatenate([t["attn_q.weight"], t["attn_k.weight"], t["attn_v.weight"]])
         gate_up = np.concatenate([t["ffn_gate.weight"], t["ffn_up.weight"]])
         for name, w, levels in (("qkv", qkv, WEIGHT_LEVELS), ("output", t["attn_output.weight"], WEIGHT_LEVELS),
-                                ("gate_up", gate_up, WEIGHT_LEVELS), ("down", t["ffn_down.weight"], DOWN_LEVELS)):
+                                ("gate_up", gate_up, WEIGHT_LEVELS), ("down", t["ffn_down.weight"], WEIGHT_LEVELS)):
             arrays[f"{i}.{name}"], arrays[f"{i}.{name}_scale"] = _requantize(w, levels)
         arrays[f"{i}.attn_norm"] = t["attn_norm.weight"].astype(np.float64)
         arrays[f"{i}.ffn_norm"] = t["ffn_norm.weight"].astype(np.float64)
@@ -130,11 +129,11 @@ def load_arrays(gguf_path: Path, cache_path: Path, expected: str = "") -> dict[s
 
 
 def build(arrays: dict[str, np.ndarray]) -> ExactLM:
-    """The model from its integer arrays (weights widened to float32 for BLAS)."""
+    """The model from its integer arrays."""
     width, heads, kv_heads, hidden, blocks = (int(v) for v in arrays["shape"])
 
     def matrix(name: str) -> Quantized:
-        return Quantized(arrays[name].astype(np.float32), arrays[f"{name}_scale"])
+        return Quantized(arrays[name], arrays[f"{name}_scale"])
 
     shape = Shape(width, heads, kv_heads, width // heads, hidden, float(arrays["norm_eps"][0]))
     layers = [Layer(arrays[f"{i}.attn_norm"], matrix(f"{i}.qkv"), matrix(f"{i}.output"), arrays[f"{i}.ffn_norm"],
