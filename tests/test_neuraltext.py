@@ -243,3 +243,22 @@ def test_bit_flips_of_a_real_format_5_payload_are_refused_or_bounded(neural):
             decoded += 1
             check_message(message, len(mutated))
     assert decoded + refused == len(flips) and refused > 0
+
+
+def test_format_5_contours_carry_the_same_pitches_as_format_4_with_accents_predicted(neural, engines):
+    """Format 5 codes the same contour symbols as format 4, the accents with models chosen by
+    the text (function word or not, last in the phrase or not): the pitches decode equal."""
+    from telephrase.codec.message import WordMark
+    from telephrase.codec.payload import accent_class
+
+    message = Message((Phrase(" Hello there,", 0.5, 0.9), Phrase(" over.", 0.3, 0.4)), "en",
+                      words=(WordMark(" Hello", None, 5.0), WordMark(" there,", None, 1.5), WordMark(" over.", None, 2.0)),
+                      f0_median=3.2)
+    four = encode_payload(message, TextCoding.LM, True, engines.word_model, word_prosody=True, word_durations=False)
+    five = encode_payload(message, TextCoding.NEURAL, True, engines.word_model, word_prosody=True,
+                          word_durations=False, neural=neural)
+    assert five[0] == 0x5C
+    pitches = [(w.text, w.f0) for w in decode_payload(four, engines.word_model).words]
+    assert [(w.text, w.f0) for w in decode_payload(five, neural=lambda: neural).words] == pitches
+    assert [accent_class(w, last) for w, last in (("the", False), ("station", False), ("of", True), ("over", True))] \
+        == [0, 1, 2, 3]

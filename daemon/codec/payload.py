@@ -17,7 +17,10 @@ on the sender's previous messages.
                   last); the text, token by token, ended by the model's end marker; then, for
                   timing, after the text, for every gap between two words the bit "a phrase
                   starts here" (format 2's models, in text order), and format 4's phrase
-                  timing and word prosody.
+                  timing and word prosody, except that a pitch contour's accents are coded
+                  with four models, chosen by what the text predicts of each word
+                  (``accent_class``: a function word or not, last in its phrase or not),
+                  so only what the text does not tell costs bits.
 
 Test vector (``tests/test_neuraltext.py``): the format 1 example below, with timing, no
 context → ``58 e4 24 e7 d8 12 f0 9f 7b 49 a0``; the frequency tables behind it are pinned by
@@ -231,6 +234,23 @@ class _WordModels:
         self.falls = FrequencyModel(levels)
         self.accents = FrequencyModel([2, 6, 2, 3])
         """Below the line, on it, above it, unvoiced."""
+        self.predicted = [FrequencyModel(prior) for prior in _ACCENT_PRIORS]
+        """Format 5: the accents by what the text predicts of the word (``accent_class``)."""
+
+
+FUNCTION_WORDS = frozenset(
+    "a an the and or but nor so if as of at by for from in into on onto to up with about than that this these those "
+    "is am are was were be been being has have had do does did will would shall should can could may might must "
+    "i me my we us our you your he him his she her it its they them their not no there then when which who what".split())
+"""Words that are rarely accented: format 5 codes their accents with models of their own."""
+_ACCENT_PRIORS = ([2, 8, 1, 3], [2, 5, 3, 3], [3, 6, 1, 3], [2, 4, 2, 3])
+"""Function word, content word, each inside a phrase and as its last word."""
+
+
+def accent_class(word: str, last: bool) -> int:
+    """What the text says of a word's accent: function or content word, last in its phrase
+    or not (0 to 3); both ends derive it from the decoded text."""
+    return (0 if word.lower() in FUNCTION_WORDS else 1) + (2 if last else 0)
 
 
 def _tokens_by_phrase(text: str, cuts: list[int]) -> list[tuple[re.Match, int]]:
@@ -335,7 +355,8 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
         tokens_by_phrase = _tokens_by_phrase(text, cuts)
         detail = word_durations and all(d is not None for d, _ in marks)
         _encode_word_prosody(out, message.f0_median, marks, [phrase for _, phrase in tokens_by_phrase],
-                             _word_share(decoded_seconds, tokens_by_phrase) if detail else None)
+                             _word_share(decoded_seconds, tokens_by_phrase) if detail else None,
+                             None if neural is None else [m.group() for m, _ in tokens_by_phrase])
     flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
     if neural is None:
         assert words is not None
@@ -346,10 +367,15 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
     return payload
 
 
+def _classes(words: list[str]) -> list[int]:
+    return [accent_class(w, j == len(words) - 1) for j, w in enumerate(words)]
+
+
 def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float | None, float | None]],
-                         phrases: list[int], shares: list[float] | None) -> None:
+                         phrases: list[int], shares: list[float] | None, words: list[str] | None = None) -> None:
     """``phrases``: each word's phrase; ``shares``: each word's expected duration, to send
-    word detail (durations and pitch levels), or None to send pitch contours."""
+    word detail (durations and pitch levels), or None to send pitch contours; ``words``: the
+    words, for format 5's accents predicted from the text."""
     models = _WordModels()
     median_bin = MEDIAN_BINS if median is None else min(MEDIAN_BINS - 1, max(0, round(median) - MEDIAN_LOW))
     models.median.encode(out, median_bin)
@@ -357,7 +383,8 @@ def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: li
     reference = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
     if shares is None:
         for group in _groups(phrases):
-            _encode_contour(out, models, reference, [marks[i][1] for i in group])
+            _encode_contour(out, models, reference, [marks[i][1] for i in group],
+                            None if words is None else _classes([words[i] for i in group]))
         return
     previous = 0
     for i, (duration, f0) in enumerate(marks):
@@ -396,9 +423,14 @@ def _on_line(reference: float, start: int, fall: int, place: int, last: int) -> 
     return reference + CONTOUR_STEP * (start + (fall * place / last if last else 0))
 
 
+def _accent_model(models: _WordModels, classes: list[int] | None, j: int) -> FrequencyModel:
+    return models.accents if classes is None else models.predicted[classes[j]]
+
+
 def _encode_contour(out: ArithmeticEncoder, models: _WordModels, reference: float | None,
-                    pitches: list[float | None]) -> None:
-    """One phrase's words' pitches as a line and each word's accent off it."""
+                    pitches: list[float | None], classes: list[int] | None = None) -> None:
+    """One phrase's words' pitches as a line and each word's accent off it (``classes``:
+    format 5's accent model per word)."""
     points = [(j, f0 - reference) for j, f0 in enumerate(pitches) if f0 is not None and reference is not None]
     if not points:
         models.starts.encode(out, _NO_VOICE)
@@ -410,11 +442,12 @@ def _encode_contour(out: ArithmeticEncoder, models: _WordModels, reference: floa
         models.falls.encode(out, fall + CONTOUR_LEVELS)
     for j, f0 in enumerate(pitches):
         line = _on_line(reference, start, fall, j, last)
-        models.accents.encode(out, _UNVOICED if f0 is None else _clip((f0 - line) / ACCENT_STEP, 1) + 1)
+        _accent_model(models, classes, j).encode(out, _UNVOICED if f0 is None else
+                                                 _clip((f0 - line) / ACCENT_STEP, 1) + 1)
 
 
 def _decode_contour(inp: ArithmeticDecoder, models: _WordModels, reference: float | None,
-                    count: int) -> list[float | None]:
+                    count: int, classes: list[int] | None = None) -> list[float | None]:
     symbol = models.starts.decode(inp)
     if symbol == _NO_VOICE:
         return [None] * count
@@ -425,7 +458,7 @@ def _decode_contour(inp: ArithmeticDecoder, models: _WordModels, reference: floa
     fall = models.falls.decode(inp) - CONTOUR_LEVELS if last else 0
     pitches: list[float | None] = []
     for j in range(count):
-        accent = models.accents.decode(inp)
+        accent = _accent_model(models, classes, j).decode(inp)
         line = _on_line(reference, start, fall, j, last)
         pitches.append(None if accent == _UNVOICED else line + (accent - 1) * ACCENT_STEP)
     return pitches
@@ -440,7 +473,9 @@ def _decode_word_prosody(inp: ArithmeticDecoder, tokens: list[tuple[re.Match, in
     if version >= CONTOUR_VERSION and not detail:
         pitches: list[float | None] = []
         for group in _groups([phrase for _, phrase in tokens]):
-            pitches += _decode_contour(inp, models, median, len(group))
+            pitches += _decode_contour(inp, models, median, len(group),
+                                       _classes([tokens[i][0].group() for i in group]) if version >= NEURAL_VERSION
+                                       else None)
         return tuple(WordMark(m.group(), None, f0) for (m, _), f0 in zip(tokens, pitches)), median
     marks, previous = [], 0
     for (m, _), share in zip(tokens, shares):
