@@ -254,7 +254,8 @@ class Sender:
         self.history = MessageHistory(config.codec.context_seconds)
         """What this sender sent (its own sender id's messages), for the text model's context."""
 
-    def _context(self) -> tuple[str, ...]:
+    def context(self) -> tuple[str, ...]:
+        """The previous messages the next one will be coded after (empty: alone)."""
         if self.coding_text is not TextCoding.NEURAL or not self.config.codec.context_messages:
             return ()
         for count in range(self.config.codec.context_messages, 0, -1):
@@ -288,7 +289,7 @@ class Sender:
                                  word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive",
                                  own_model=own,
                                  neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
-                                 context=self._context())
+                                 context=self.context())
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
@@ -443,10 +444,11 @@ class RoundTrip:
         }
 
 
-def round_trip(engines: Engines, audio: np.ndarray, link) -> RoundTrip:
-    """Send ``audio`` through ``link`` and speak what arrives, in one process."""
-    sender = Sender(engines.config, engines)
-    receiver = Receiver(engines.config, engines)
+def round_trip(engines: Engines, audio: np.ndarray, link, pair: tuple[Sender, Receiver] | None = None) -> RoundTrip:
+    """Send ``audio`` through ``link`` and speak what arrives, in one process; ``pair``: the
+    sender and receiver of a conversation (their histories carry the text model's context),
+    else new ones."""
+    sender, receiver = pair or (Sender(engines.config, engines), Receiver(engines.config, engines))
     transmission = sender.transmit(audio)
     for frame in transmission.frames:
         link.send(frame)

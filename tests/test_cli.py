@@ -29,7 +29,11 @@ def test_version():
 def test_models_prepare():
     result = run_cli("models", "--prepare")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" ok ") == 10
+    from telephrase.registry import Registry
+
+    names = Registry().names()
+    rows = {line.split()[0]: line.split()[2] for line in result.stdout.splitlines()}
+    assert rows == dict.fromkeys(names, "ok")
 
 
 def test_daemon_never_imports_torch():

@@ -262,3 +262,21 @@ def test_format_5_contours_carry_the_same_pitches_as_format_4_with_accents_predi
     assert [(w.text, w.f0) for w in decode_payload(five, neural=lambda: neural).words] == pitches
     assert [accent_class(w, last) for w, last in (("the", False), ("station", False), ("of", True), ("over", True))] \
         == [0, 1, 2, 3]
+
+
+def test_the_bench_plays_each_speaker_as_one_conversation(tiny_engines):
+    """The same recording said twice by one speaker: with context the repeat costs a fraction
+    of the first (the model has just read it) and still arrives exactly; said by two speakers,
+    each is coded alone and costs the same."""
+    from telephrase.bench.corpus import Utterance, read_manifest, run_bench
+
+    config = replace(tiny_engines.config, codec={"text": "neural", "context_messages": 1})
+    engines = tiny_engines.derived(config)
+    u = read_manifest(SAMPLES / "manifest.tsv")[0]
+    same = run_bench(engines, [u, u], progress=False)
+    apart = run_bench(engines, [u, Utterance(u.id, u.path, u.transcript, "someone else")], progress=False)
+    first, repeat = (r["payload_bytes"] for r in same["utterances"])
+    assert all(r["delivered_exactly"] for r in same["utterances"] + apart["utterances"])
+    assert repeat < first / 2 and [r["payload_bytes"] for r in apart["utterances"]] == [first, first]
+    assert same["summary"]["context_messages"] == 1
+    assert same["summary"]["text_bits_per_char"] < apart["summary"]["text_bits_per_char"]

@@ -28,7 +28,7 @@ from ..codec.payload import MEDIAN_BINS, TextCoding, encode_payload
 from ..codec.textcoder import WORD
 from ..errors import TelephraseError
 from ..link.base import MemoryLink
-from ..pipeline import Engines, round_trip, text_coding
+from ..pipeline import Engines, Receiver, Sender, round_trip, text_coding
 from ..pipeline import utterances as speech_of
 from ..speech.synthesize import Synthesizer
 from ..speech.synthesize import Utterance as Speech
@@ -49,6 +49,8 @@ class Utterance:
     id: str
     path: Path
     transcript: str
+    speaker: str = ""
+    """Who speaks it (the manifest's optional ``speaker`` column): one conversation each."""
 
 
 def read_rows(path: str | Path, columns: set[str]) -> list[dict[str, str]]:
@@ -67,7 +69,8 @@ def read_rows(path: str | Path, columns: set[str]) -> list[dict[str, str]]:
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    return [Utterance(r["id"], Path(r["path"]), r["transcript"]) for r in read_rows(path, {"id", "path", "transcript"})]
+    return [Utterance(r["id"], Path(r["path"]), r["transcript"], r.get("speaker", ""))
+            for r in read_rows(path, {"id", "path", "transcript"})]
 
 
 def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:
@@ -81,11 +84,17 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
     plain_voice = Synthesizer(replace(engines.config.tts, follow_timing=False), engines.registry)
     fidelity_on, fidelity_off = FidelityPairs(engines.pitch_tracker), FidelityPairs(engines.pitch_tracker)
     exact_on, exact_off = FidelityPairs(), FidelityPairs()
+    conversations: dict[str, tuple[Sender, Receiver]] = {}
     for u in tqdm(utterances, desc="bench", unit="utt", disable=not progress, file=sys.stderr):
         audio = read_audio(u.path)
         seconds = len(audio) / STT_RATE
+        pair = None
+        if engines.config.codec.context_messages:
+            pair = conversations.setdefault(u.speaker, (Sender(engines.config, engines),
+                                                        Receiver(engines.config, engines)))
+        context = pair[0].context() if pair is not None else ()
         try:
-            rt = round_trip(engines, audio, MemoryLink())
+            rt = round_trip(engines, audio, MemoryLink(), pair)
         except TelephraseError as e:
             log.warning("%s: %s", u.id, e)
             errors, n = word_errors(u.transcript, "")
@@ -109,10 +118,11 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         rt_errors, _ = word_errors(u.transcript, heard)
         report = rt.report()
         message = rt.transmission.message
-        text_bytes = len(encode_payload(message, coding, False, words, neural=neural)) - PAYLOAD_HEADER
+        text_bytes = len(encode_payload(message, coding, False, words, neural=neural, context=context)) - PAYLOAD_HEADER
         bare = " " + " ".join(WORD.findall(message.text.lower()))
         bare_bytes = len(encode_payload(Message((Phrase(bare),), message.language), coding, False, words,
-                                        neural=neural)) - PAYLOAD_HEADER
+                                        neural=neural, context=[" " + " ".join(WORD.findall(c.lower()))
+                                                                for c in context])) - PAYLOAD_HEADER
         timing_bytes = max(0, report["payload_bytes"] - PAYLOAD_HEADER - text_bytes)
         if message.f0_median is not None or message.words:
             voice_bits += VOICE_PROFILE_BITS
@@ -155,6 +165,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "voice": engines.config.tts.voice,
         "text_coding": engines.config.codec.text,
         "prosody": engines.config.codec.prosody,
+        "context_messages": engines.config.codec.context_messages,
         "pitch": engines.config.codec.pitch,
     }
     summary |= _fidelity(fidelity_on.summary(), "") | _fidelity(fidelity_off.summary(), "_off")

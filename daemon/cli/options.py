@@ -24,6 +24,9 @@ def add_common(p: argparse.ArgumentParser, stt: bool = True, tts: bool = True) -
         p.add_argument("--text-coding", choices=["lm", "neural", "brotli", "utf8"],
                        help="how the text is coded: lm (word language model, default), neural (the neural "
                        "language model, English; fewer bits, more CPU), brotli or utf8")
+        p.add_argument("--context-messages", type=int, metavar="N", help="with --text-coding neural: feed the "
+                       "text model this station's previous N messages (0-4; default 0); benchmarks keep one "
+                       "conversation per speaker")
         p.add_argument("--prosody", choices=["off", "minimal", "balanced", "expressive"],
                        help="what is sent besides the text: off; minimal (phrase pauses and durations, "
                        "the default); balanced (also the speaker's median pitch and each phrase's pitch contour with "
@@ -98,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     put("stt.threads", "--threads")
     put("tts.threads", "--threads")
     put("codec.text", "--text-coding")
+    put("codec.context_messages", "--context-messages")
     put("codec.pitch", "--pitch")
     put("link.mtu", "--mtu")
     put("link.fec", "--fec")
