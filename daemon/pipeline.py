@@ -13,7 +13,7 @@ import collections
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from functools import cached_property
@@ -25,7 +25,7 @@ from .codec.bounds import BoundError
 from .codec.message import Message, message_from_transcript
 from .codec.payload import ContextError, TextCoding, decode_payload, encode_payload
 from .codec.lmweights import load_text_model
-from .codec.history import MessageHistory
+from .codec.history import SEQUENCES, MessageHistory
 from .codec.neuraltext import NeuralTextModel
 from .codec.textcoder import WORD, WordModel, load_model_files
 from .config import AuthConfig, Config, LinkConfig, validated
@@ -296,7 +296,9 @@ class Sender:
         frames = fragment(sealed, self.sequence, self.coding, type=SPEECH, authenticated=self.auth is not None)
         frames = tuple(f.encode(self.coding.parity) for f in frames)
         self.history.add(self.coding.sender, self.sequence, "".join(p.text for p in message.phrases))
-        self.sequence = (self.sequence + 1) % 256
+        self.sequence = (self.sequence + 1) % SEQUENCES
+        if self.coding_text is TextCoding.NEURAL:
+            self.engines.neural_text.prepare(self.context())
         log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
         return Transmission(transcript, message, payload, frames)
 
@@ -345,10 +347,15 @@ class Receiver:
         if payload is None:
             self.stats.rejected += 1
             return None
+        built_on: list[int] = []
+
+        def history(count: int) -> Sequence[str] | None:
+            built_on.append(count)
+            return self.history.before(delivered.sender, delivered.sequence, count)
+
         try:
             message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for,
-                                     self.engines.neural_text_if_installed,
-                                     lambda n: self.history.before(delivered.sender, delivered.sequence, n))
+                                     self.engines.neural_text_if_installed, history)
         except FrameError as e:
             self.stats.bad_payloads += 1
             if isinstance(e, (BoundError, ContextError)):
@@ -358,9 +365,19 @@ class Receiver:
             return None
         self.stats.messages += 1
         self.history.add(delivered.sender, delivered.sequence, "".join(p.text for p in message.phrases))
+        if built_on:
+            self._prepare_next(delivered, built_on[0])
         self.last = delivered
         log.info("received %r from station %d", message.text, delivered.sender)
         return message
+
+    def _prepare_next(self, delivered: Delivered, count: int) -> None:
+        """A sender that coded this message after ``count`` of its messages will likely code
+        the next after as many: have the text model's cache for them ready."""
+        texts = self.history.before(delivered.sender, (delivered.sequence + 1) % SEQUENCES, count)
+        model = self.engines.neural_text_if_installed()
+        if texts and model is not None:
+            model.prepare(texts)
 
     def _authenticate(self, delivered: Delivered) -> bytes | None:
         if delivered.type != SPEECH:

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from telephrase.codec import exactmath
 from telephrase.codec.arith import ArithmeticEncoder
 from telephrase.codec.bounds import BoundError, check_message
 from telephrase.codec.message import Message, Phrase
+from telephrase.codec.neuraltext import NeuralTextModel
 from telephrase.codec.payload import ContextError, TextCoding, _encode_language, decode_payload, encode_payload
 from telephrase.errors import FrameError, ModelError
 
@@ -223,6 +225,39 @@ def test_a_conversation_is_coded_after_its_own_messages_and_a_lost_one_is_said(t
     missed = Receiver(config, engines)
     assert all(missed.accept(f) is None for f in sent[1].frames)
     assert missed.stats.refused["context"] == 1 and missed.stats.bad_payloads == 1
+
+
+def _prepared(model: NeuralTextModel) -> set[tuple[str, ...]]:
+    """The contexts whose caches ``model`` holds, once its background preparations are done."""
+    for thread in threading.enumerate():
+        if thread.name == "context":
+            thread.join()
+    return set(model._prepared)
+
+
+def test_stations_prepare_the_context_they_expect_next_and_it_decodes_alike(tiny_engines, samples):
+    """The sender readies the cache for its next message's context as soon as it has sent one,
+    the receiver the one the sender will likely use (as many messages as the last one built
+    on); a prepared cache gives exactly the tables computing it afresh gives."""
+    config = replace(tiny_engines.config, codec={"text": "neural", "context_messages": 2})
+    engines = tiny_engines.derived(config)
+    model = engines.neural_text
+    model._prepared.clear()
+    sender = Sender(config, engines)
+    sent = [sender.transmit(read_audio(SAMPLES / s["path"])) for s in samples[:2]]
+    texts = tuple("".join(p.text for p in t.message.phrases) for t in sent)
+    assert _prepared(model) == {texts[:1], texts}
+    model._prepared.clear()
+    receiver = Receiver(config, engines)
+    assert [receiver.accept(f) for t in sent for f in t.frames][-1] is not None
+    assert texts[1:] in _prepared(model)
+    fresh = NeuralTextModel(model.lm, model.tokenizer)
+    tokens = model.tokenizer.encode(" Roger, over.")
+    tables = []
+    for m in (model, fresh):
+        cache, last = m.start(texts[1:])
+        tables.append(m.lm.forward([last, *tokens], cache))
+    assert np.array_equal(*tables) and not fresh._prepared.keys() - {texts[1:]}
 
 
 def test_bit_flips_of_a_real_format_5_payload_are_refused_or_bounded(neural):

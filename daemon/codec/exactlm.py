@@ -59,7 +59,7 @@ class Quantized:
 
     def apply(self, x_int: np.ndarray, x_scale: np.ndarray) -> np.ndarray:
         """``x @ W.T`` for ``x ≈ x_scale · x_int`` (rows), exactly up to the final scaling."""
-        return self.product(x_int).astype(np.float64) * x_scale[:, None] * self.scale[None, :]
+        return self.product(x_int) * x_scale[:, None] * self.scale[None, :]
 
     def columns(self, rows: np.ndarray) -> np.ndarray:
         """``W[rows]`` as floats (an embedding lookup)."""
@@ -117,7 +117,7 @@ class Cache:
 
 def quantize_rows(x: np.ndarray, levels: int = ACT_LEVELS) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``x`` as integers in ±levels and one scale per row (max-abs, exact)."""
-    peak = np.max(np.abs(x), axis=-1)
+    peak = np.abs(x).max(axis=-1)
     scale = np.where(peak > 0, peak / levels, 1.0)
     return np.rint(x / scale[..., None]), scale
 
@@ -164,24 +164,25 @@ class ExactLM:
         k = self._rotate(qkv[:, q_width : q_width + kv_width].reshape(n, s.kv_heads, s.head_dim), cache.length)
         v = qkv[:, q_width + kv_width :].reshape(n, s.kv_heads, s.head_dim)
         cache.extend(index, *quantize_rows(k.transpose(1, 0, 2)), *quantize_rows(v.transpose(1, 0, 2)))
+        # Query heads sharing a kv head, grouped: (kv heads, group, positions, ...) against the
+        # cache's (kv heads, 1, ...) by broadcasting.  Products of integers, so exact either way.
         group = s.heads // s.kv_heads
-        keys = np.repeat(cache.keys[index], group, axis=0)
-        key_scales = np.repeat(cache.key_scales[index], group, axis=0)
-        values = np.repeat(cache.values[index], group, axis=0)
-        value_scales = np.repeat(cache.value_scales[index], group, axis=0)
-        q_int, q_scale = quantize_rows(q.transpose(1, 0, 2))
-        total = keys.shape[1]
-        visible = np.arange(total)[None, :] <= (cache.length + np.arange(n))[:, None]
-        scores = q_int @ keys.transpose(0, 2, 1)
-        scores = scores * q_scale[:, :, None] * key_scales[:, None, :] * self.score_scale
-        scores = np.where(visible[None], scores, -np.inf)
-        weights = exactmath.exp(scores - scores.max(axis=2, keepdims=True))
+        keys, values = cache.keys[index][:, None], cache.values[index][:, None]
+        key_scales, value_scales = cache.key_scales[index][:, None], cache.value_scales[index][:, None]
+        q_int, q_scale = quantize_rows(q.transpose(1, 0, 2).reshape(s.kv_heads, group, n, s.head_dim))
+        scores = q_int @ keys.transpose(0, 1, 3, 2)
+        scores = scores * q_scale[..., None] * key_scales[:, :, None, :] * self.score_scale
+        if n > 1:
+            total = keys.shape[2]
+            visible = np.arange(total)[None, :] <= (cache.length + np.arange(n))[:, None]
+            scores = np.where(visible, scores, -np.inf)
+        weights = exactmath.exp(scores - scores.max(axis=-1, keepdims=True))
         weights_int = np.rint(weights * ATTN_ONE)
-        numerators = weights * value_scales[:, None, :]
-        peak = numerators.max(axis=2, keepdims=True)
+        numerators = weights * value_scales[:, :, None, :]
+        peak = numerators.max(axis=-1, keepdims=True)
         numerators_int = np.rint(numerators / peak * ATTN_ONE)
-        out = (numerators_int @ values) * (peak / weights_int.sum(axis=2, keepdims=True))
-        o_int, o_scale = quantize_rows(out.transpose(1, 0, 2).reshape(n, q_width))
+        out = (numerators_int @ values) * (peak / weights_int.sum(axis=-1, keepdims=True))
+        o_int, o_scale = quantize_rows(out.reshape(s.heads, n, s.head_dim).transpose(1, 0, 2).reshape(n, q_width))
         return layer.output.apply(o_int, o_scale)
 
     def _mlp(self, layer: Layer, x: np.ndarray) -> np.ndarray:

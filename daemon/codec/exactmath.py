@@ -32,12 +32,13 @@ _EXP_LIMIT = 1000.0
 
 def exp2(x: np.ndarray) -> np.ndarray:
     """2**x, elementwise, reproducibly; arguments are clipped to ±1000 (0 and a huge value)."""
-    x = np.clip(np.asarray(x, dtype=np.float64), -_EXP_LIMIT, _EXP_LIMIT)
+    x = np.minimum(np.maximum(np.asarray(x, dtype=np.float64), -_EXP_LIMIT), _EXP_LIMIT)
     n = np.floor(x)
     f = x - n
-    p = np.full_like(f, _EXP2_TERMS[-1])
+    p = np.full(f.shape, _EXP2_TERMS[-1])
     for c in reversed(_EXP2_TERMS[:-1]):
-        p = p * f + c
+        p *= f
+        p += c
     return np.ldexp(p, n.astype(np.int64))
 
 
@@ -90,4 +91,4 @@ def cos_sin(angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def row_sums(x: np.ndarray) -> np.ndarray:
     """The sum of each row of a 2-D float array, correctly rounded (independent of order)."""
-    return np.array([math.fsum(row) for row in np.asarray(x, dtype=np.float64)], dtype=np.float64)
+    return np.array([math.fsum(row) for row in np.asarray(x, dtype=np.float64).tolist()], dtype=np.float64)

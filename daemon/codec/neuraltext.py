@@ -15,6 +15,10 @@ code within them (the payload then falls back to the word model).
 
 from __future__ import annotations
 
+import collections
+import logging
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +35,10 @@ PRIMING = "user\n"
 TOKENS_PER_BYTE = 4
 SLACK_TOKENS = 16
 MAX_TOKENS = 512
+PREPARED = 4
+"""Contexts whose caches are kept (a station's own next one and those of a few senders)."""
+
+log = logging.getLogger(__name__)
 
 
 def max_tokens(payload_bytes: int) -> int:
@@ -49,6 +57,9 @@ class NeuralTextModel:
     lm: ExactLM
     tokenizer: Tokenizer
     _primed: Cache | None = field(default=None, repr=False)
+    _prepared: collections.OrderedDict[tuple[str, ...], Cache] = field(default_factory=collections.OrderedDict,
+                                                                        repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def turn(self) -> list[int]:
@@ -59,16 +70,56 @@ class NeuralTextModel:
         """The model's cache after the priming prefix and ``context``, but for the last token,
         which is returned: feeding it gives the first text token's frequencies."""
         turn = self.turn
+        key = tuple(context)
+        with self._lock:
+            prepared = self._prepared.get(key)
+            if prepared is not None:
+                self._prepared.move_to_end(key)
+        if prepared is None:
+            prepared = self._after(key)
+        return prepared.copy(), turn[-1]
+
+    def _after(self, context: tuple[str, ...]) -> Cache:
+        """The cache after the priming prefix and ``context`` (kept for the next use)."""
+        turn = self.turn
         if self._primed is None:
-            self._primed = Cache()
-            self.lm.forward(turn[:-1], self._primed)
+            primed = Cache()
+            self.lm.forward(turn[:-1], primed)
+            self._primed = primed
         cache = self._primed.copy()
         tokens: list[int] = []
         for text in context:
             tokens += [turn[-1], *self._text_tokens(text), END, *self.tokenizer.encode("\n"), *turn[:-1]]
         if tokens:
             self.lm.forward(tokens, cache)
-        return cache, turn[-1]
+            with self._lock:
+                self._prepared[context] = cache
+                while len(self._prepared) > PREPARED:
+                    self._prepared.popitem(last=False)
+        return cache
+
+    def prepare(self, context: Sequence[str]) -> None:
+        """Compute the cache after ``context`` now, in a background thread at the lowest CPU
+        priority, so that the next message coded or decoded after it does not wait for it:
+        a station calls this with the context it expects next, while it is idle.  What it
+        computes is exactly what ``start`` would (a cache only saves time)."""
+        key = tuple(context)
+        if not key:
+            return
+        with self._lock:
+            if key in self._prepared:
+                return
+        threading.Thread(target=self._prepare, args=(key,), name="context", daemon=True).start()
+
+    def _prepare(self, context: tuple[str, ...]) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        try:
+            self._after(context)
+        except Unsuitable as e:
+            log.debug("no cache for that context: %s", e)
 
     def _text_tokens(self, text: str) -> list[int]:
         tokens = self.tokenizer.encode(text)
