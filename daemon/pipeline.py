@@ -295,7 +295,7 @@ class Sender:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
         frames = fragment(sealed, self.sequence, self.coding, type=SPEECH, authenticated=self.auth is not None)
         frames = tuple(f.encode(self.coding.parity) for f in frames)
-        self.history.add(self.coding.sender, self.sequence, "".join(p.text for p in message.phrases))
+        self.history.add(self.coding.sender, self.sequence, message.coded_text)
         self.sequence = (self.sequence + 1) % SEQUENCES
         if self.coding_text is TextCoding.NEURAL:
             self.engines.neural_text.prepare(self.context())
@@ -364,7 +364,7 @@ class Receiver:
                             f"dropped a message from station {delivered.sender}: {e}")
             return None
         self.stats.messages += 1
-        self.history.add(delivered.sender, delivered.sequence, "".join(p.text for p in message.phrases))
+        self.history.add(delivered.sender, delivered.sequence, message.coded_text)
         if built_on:
             self._prepare_next(delivered, built_on[0])
         self.last = delivered

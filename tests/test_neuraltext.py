@@ -97,7 +97,7 @@ def test_text_round_trips_exactly(neural, text):
     message = Message((Phrase(text, 0.2, 3.0),), "en")
     payload = encode_payload(message, TextCoding.NEURAL, True, neural=neural)
     assert payload[0] >> 4 == 5
-    assert "".join(p.text for p in decode_payload(payload, neural=lambda: neural).phrases) == text
+    assert decode_payload(payload, neural=lambda: neural).coded_text == text
 
 
 def test_format_5_vector_and_its_saving(neural, engines):
@@ -245,7 +245,7 @@ def test_stations_prepare_the_context_they_expect_next_and_it_decodes_alike(tiny
     model._prepared.clear()
     sender = Sender(config, engines)
     sent = [sender.transmit(read_audio(SAMPLES / s["path"])) for s in samples[:2]]
-    texts = tuple("".join(p.text for p in t.message.phrases) for t in sent)
+    texts = tuple(t.message.coded_text for t in sent)
     assert _prepared(model) == {texts[:1], texts}
     model._prepared.clear()
     receiver = Receiver(config, engines)

@@ -85,7 +85,7 @@ def check_count(what: str, count: int, chars: int) -> None:
 def check_message(message: Message, payload_bytes: int) -> None:
     """Every bound, on a decoded message: the decoders check each field as they read it, this
     is the last word on the whole."""
-    text = "".join(p.text for p in message.phrases)
+    text = message.coded_text
     chars = len(text)
     if chars > max_chars(payload_bytes):
         raise BoundError("text", f"{chars} characters from {payload_bytes} bytes "

@@ -172,7 +172,7 @@ class ExactLM:
         q_int, q_scale = quantize_rows(q.transpose(1, 0, 2).reshape(s.kv_heads, group, n, s.head_dim))
         scores = q_int @ keys.transpose(0, 1, 3, 2)
         scores = scores * q_scale[..., None] * key_scales[:, :, None, :] * self.score_scale
-        if n > 1:
+        if n > 1:  # one new position sees every cached one: nothing to mask
             total = keys.shape[2]
             visible = np.arange(total)[None, :] <= (cache.length + np.arange(n))[:, None]
             scores = np.where(visible, scores, -np.inf)

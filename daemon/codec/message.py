@@ -51,7 +51,12 @@ class Message:
 
     @property
     def text(self) -> str:
-        return "".join(p.text for p in self.phrases).strip()
+        return self.coded_text.strip()
+
+    @property
+    def coded_text(self) -> str:
+        """The phrases' text as the payload codes it: leading spaces and all."""
+        return "".join(p.text for p in self.phrases)
 
     @property
     def seconds(self) -> float:

@@ -69,7 +69,6 @@ class NeuralTextModel:
     def start(self, context: Sequence[str] = ()) -> tuple[Cache, int]:
         """The model's cache after the priming prefix and ``context``, but for the last token,
         which is returned: feeding it gives the first text token's frequencies."""
-        turn = self.turn
         key = tuple(context)
         with self._lock:
             prepared = self._prepared.get(key)
@@ -77,7 +76,7 @@ class NeuralTextModel:
                 self._prepared.move_to_end(key)
         if prepared is None:
             prepared = self._after(key)
-        return prepared.copy(), turn[-1]
+        return prepared.copy(), self.turn[-1]
 
     def _after(self, context: tuple[str, ...]) -> Cache:
         """The cache after the priming prefix and ``context`` (kept for the next use)."""

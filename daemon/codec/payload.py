@@ -319,7 +319,7 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
                word_durations: bool, neural: NeuralTextModel | None = None, context: Sequence[str] = ()) -> bytes:
     """Format 4, or with ``neural`` format 5 (``Unsuitable`` where the neural coder cannot
     take the text)."""
-    text = "".join(p.text for p in message.phrases)
+    text = message.coded_text
     starts, position = [], 0
     for p in message.phrases[:-1]:
         position += len(p.text)
@@ -664,7 +664,7 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
         if words is None:
             raise ValueError("the LM text coding needs a word model")
         return _encode_lm(message, timing, words, own_model, word_prosody, word_durations)
-    text = "".join(p.text for p in message.phrases)
+    text = message.coded_text
     header = VERSION << 4 | int(coding)
     body = bytearray()
     if timing:
