@@ -1,3 +1,4 @@
+import math
 import random
 
 import pytest
@@ -135,7 +136,7 @@ def test_header_fields_are_checked():
 def test_auto_fec_sizes_parity_to_the_frame():
     from telephrase.link.framing import AUTO, frame_parity
 
-    assert [frame_parity(AUTO, n) for n in (10, 56, 57, 140, 141, 300)] == [8, 8, 16, 16, 32, 32]
+    assert [frame_parity(AUTO, n) for n in (10, 37, 38, 57, 58, 140, 231, 232, 300)] == [6, 6, 8, 8, 10, 16, 22, 32, 32]
     coding = FrameCoding(mtu=237)
     for size in (10, 60, 150, 600):
         payload = random.Random(size).randbytes(size)
@@ -146,3 +147,30 @@ def test_auto_fec_sizes_parity_to_the_frame():
         assert [d.payload for w in wire if (d := r.push(decode_frame(w, AUTO)))] == [payload]
     (short,) = fragment(b"x" * 40, 0, coding)
     assert len(short.encode(AUTO)) == 40 + SHORT_HEADER + CRC_BYTES + 8
+
+
+def test_auto_ladder_follows_its_rule():
+    """Each step is the fewest check bytes (even, at least 6) whose codeword fails at most 2 %
+    of the time at BER 3e-3, recomputed here from the binomial tail."""
+    from telephrase.link.framing import AUTO, AUTO_STEPS, AUTO_TARGET, frame_parity
+
+    ber, limit = AUTO_TARGET
+    byte_error = 1 - (1 - ber) ** 8
+
+    def fails(n: int, parity: int) -> float:
+        return 1 - sum(math.comb(n, k) * byte_error**k * (1 - byte_error) ** (n - k) for k in range(parity // 2 + 1))
+
+    for body in range(1, AUTO_STEPS[-1][0] + 1):
+        fewest = next(p for p in range(6, 64, 2) if fails(body + p, p) <= limit)
+        assert frame_parity(AUTO, body) == fewest, body
+
+
+def test_any_receiver_setting_decodes_auto_frames_of_every_length():
+    from telephrase.link.framing import AUTO, FEC_LEVELS
+
+    for size in range(1, 224, 3):
+        (frame,) = fragment(bytes(range(256))[:size], 5, FrameCoding(mtu=255))
+        wire = bytearray(frame.encode(AUTO))
+        wire[len(wire) // 2] ^= 0xFF
+        for parity in (AUTO, *FEC_LEVELS.values()):
+            assert decode_frame(bytes(wire), parity) == frame, (size, parity)

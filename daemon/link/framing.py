@@ -31,11 +31,19 @@ The receiver does not need to be told the FEC strength: it tries its configured 
 then the other standard ones (``FEC_LEVELS``); the CRC decides.
 
 ``auto`` (the default) sizes the parity to the frame, so that every frame survives about as
-well: a frame body of up to 56 bytes gets 8 check bytes, up to 140 bytes 16, longer ones 32.
-At a bit error rate of 3·10⁻³ (2.4 % of bytes hit) the chance that a codeword has more errors
-than it can correct is then at most about 2 % (64-byte codeword: Poisson mean 1.5, more than 4
-errors 1.9 %; 156 bytes: mean 3.7, more than 8: 1.0 %; 237 bytes: mean 5.7, more than 16:
-< 0.01 %), where a fixed strength either wastes bytes on short frames or fails long ones.
+well: each frame body gets the fewest check bytes (an even number, at least 6) for which its
+codeword fails, that is holds more byte errors than it corrects, with a chance of at most 2 %
+at a bit error rate of 3·10⁻³ (2.4 % of bytes hit, binomially):
+
+    frame body (bytes)   ≤ 37   ≤ 57   ≤ 79   ≤ 102   ≤ 127   ≤ 152   ≤ 178   ≤ 205   ≤ 231   longer
+    check bytes             6      8     10      12      14      16      18      20      22       32
+
+A fixed strength either wastes bytes on short frames or fails long ones; the earlier ladder
+(8 up to 56 bytes, 16 up to 140, then 32) gave a 33-byte body 0.3 % and a 56-byte body 1.9 %,
+and this one spends 2 to 6 bytes less on most of today's messages for the same worst case.
+A receiver finds the strength from the frame's length (``auto_parities``).  Receivers from
+before this ladder decode only the frames it gives 8, 16 or 32 check bytes; the frame body is
+unchanged, so the version stays 2.
 
 Test vector (``tests/test_framing.py``): payload ``b"hi"``, sender 0x0102, sequence 7, no FEC,
 unfragmented → ``20 01 02 07 68 69`` + CRC-32 ``bd 02 6b 78``.
@@ -52,7 +60,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import FrameError
 from .erasure import erasure_decode, erasure_encode, parity_count
-from .fec import encoded_length, fec_decode, fec_encode
+from .fec import CODEWORD, encoded_length, fec_decode, fec_encode
 
 VERSION = 2
 SHORT_HEADER = 4
@@ -63,8 +71,11 @@ FEC_LEVELS = {"none": 0, "low": 8, "medium": 16, "high": 32}
 """Named FEC strengths: check bytes per codeword (corrects half as many byte errors)."""
 AUTO = -1
 FEC_CHOICES = {"auto": AUTO, **FEC_LEVELS}
-AUTO_STEPS = ((56, 8), (140, 16))
-"""(largest frame body, check bytes) for ``auto``; longer bodies get 32."""
+AUTO_STEPS = ((37, 6), (57, 8), (79, 10), (102, 12), (127, 14), (152, 16), (178, 18), (205, 20), (231, 22))
+"""(largest frame body, check bytes) for ``auto``; longer bodies get 32.  Derived in the
+module docstring; ``tests/test_framing.py`` derives it again from the same rule."""
+AUTO_TARGET = (3e-3, 0.02)
+"""``auto``'s rule: (bit error rate, largest chance that a codeword fails)."""
 MAX_PENDING_PER_SENDER = 8
 """Incomplete messages held for one sender id: a station sends one message at a time, and
 a few more cover phrases queued behind a slow, lossy one."""
@@ -135,10 +146,18 @@ def parse_body(data: bytes) -> Frame | None:
     return Frame(sender, sequence, chunk, flags & 0x03, bool(flags & _AUTHENTICATED), index, k, m, pad)
 
 
+def auto_parities(length: int) -> list[int]:
+    """The check bytes ``auto`` may have given a frame of ``length`` bytes on air (usually one)."""
+    candidates = [p for _, p in AUTO_STEPS] + [FEC_LEVELS["high"]]
+    return [p for p in candidates
+            if (body := length - -(-length // CODEWORD) * p) > 0 and frame_parity(AUTO, body) == p]
+
+
 def decode_frame(data: bytes, parity: int) -> Frame | None:
-    """Undo FEC and parse; tries ``parity`` first, then the other standard strengths."""
+    """Undo FEC and parse; tries ``parity`` first, then what ``auto`` gives a frame this long,
+    then the other standard strengths, so any sender's setting is understood."""
     first = [] if parity == AUTO else [parity]
-    for p in dict.fromkeys([*first, *sorted(FEC_LEVELS.values(), key=lambda v: v == 0)]):
+    for p in dict.fromkeys([*first, *auto_parities(len(data)), *sorted(FEC_LEVELS.values(), key=lambda v: v == 0)]):
         body = fec_decode(data, p)
         if body is not None and (frame := parse_body(body)) is not None:
             return frame
