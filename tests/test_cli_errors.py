@@ -25,7 +25,7 @@ def one_line_error(result, *needles: str) -> str:
     (["--threads", "-1"], ["--threads: -1 is out of range", "0 for all cores"]),
     (["--language", "xx"], ["--language: unknown language 'xx'", "en, de"]),
     (["--languages", "en,zz"], ["--languages: unknown language(s) zz"]),
-    (["--mtu", "5"], ["--mtu: 5 bytes is out of range", "at least 21 bytes"]),
+    (["--mtu", "5"], ["--mtu: 5 bytes is out of range", "at least 19 bytes"]),
     (["--mtu", "20", "--fec", "high"], ["with fec = high a frame needs at least 45 bytes"]),
     (["--erasure", "-1"], ["--erasure: -1.0 is out of range", "0.5 repairs"]),
 ])
