@@ -71,12 +71,18 @@ def fec_encode(data: bytes, parity: int) -> bytes:
     return _interleave(codewords)
 
 
+def decoded_length(length: int, parity: int) -> int:
+    """Data bytes in ``length`` bytes on air with ``parity`` check bytes per codeword (≤ 0:
+    too short to hold any)."""
+    return length - -(-length // CODEWORD) * parity
+
+
 def fec_decode(block: bytes, parity: int) -> bytes | None:
     """Correct and strip the check bytes; ``None`` when a codeword is beyond repair."""
     if parity == 0:
         return bytes(block)
     count = -(-len(block) // CODEWORD)
-    data_len = len(block) - count * parity
+    data_len = decoded_length(len(block), parity)
     if data_len <= 0:
         return None
     lengths = [size + parity for size in _layout(data_len, count)]

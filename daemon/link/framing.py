@@ -28,7 +28,8 @@ channel millions of damaged frames go by; CRC-16 would pass one in 65,536 of tho
 past the RS decoder, CRC-32 one in 4·10⁹.  Two extra bytes are worth a zero false-accept rate.
 
 The receiver does not need to be told the FEC strength: it tries its configured parity first,
-then the other standard ones (``FEC_LEVELS``); the CRC decides.
+then what ``auto`` gives a frame of that length, then the other standard ones (``FEC_LEVELS``);
+the CRC decides.
 
 ``auto`` (the default) sizes the parity to the frame, so that every frame survives about as
 well: each frame body gets the fewest check bytes (an even number, at least 6) for which its
@@ -60,7 +61,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import FrameError
 from .erasure import erasure_decode, erasure_encode, parity_count
-from .fec import CODEWORD, encoded_length, fec_decode, fec_encode
+from .fec import decoded_length, encoded_length, fec_decode, fec_encode
 
 VERSION = 2
 SHORT_HEADER = 4
@@ -150,7 +151,7 @@ def auto_parities(length: int) -> list[int]:
     """The check bytes ``auto`` may have given a frame of ``length`` bytes on air (usually one)."""
     candidates = [p for _, p in AUTO_STEPS] + [FEC_LEVELS["high"]]
     return [p for p in candidates
-            if (body := length - -(-length // CODEWORD) * p) > 0 and frame_parity(AUTO, body) == p]
+            if (body := decoded_length(length, p)) > 0 and frame_parity(AUTO, body) == p]
 
 
 def decode_frame(data: bytes, parity: int) -> Frame | None:
