@@ -23,7 +23,7 @@ import numpy as np
 from .audio.files import STT_RATE, resample
 from .codec.bounds import BoundError
 from .codec.message import Message, message_from_transcript
-from .codec.payload import ContextError, TextCoding, decode_payload, encode_payload
+from .codec.payload import Carry, ContextError, TextCoding, decode_carried, encode_carried
 from .codec.lmweights import load_text_model
 from .codec.history import SEQUENCES, MessageHistory
 from .codec.neuraltext import NeuralTextModel
@@ -285,17 +285,18 @@ class Sender:
         if self.coding_text in (TextCoding.LM, TextCoding.NEURAL):
             own_words = self.engines.word_model_for(message.language)
             words, own = (own_words, True) if own_words is not None else (self.engines.word_model, False)
-        payload = encode_payload(message, self.coding_text, preset != "off", words,
-                                 word_prosody=preset in WORD_PROSODY_PRESETS, word_durations=preset == "expressive",
-                                 own_model=own,
-                                 neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
-                                 context=self.context())
+        context_texts = self.context()
+        payload, carry = encode_carried(
+            message, self.coding_text, preset != "off", words, word_prosody=preset in WORD_PROSODY_PRESETS,
+            word_durations=preset == "expressive", own_model=own,
+            neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
+            context=context_texts, carry=self.history.carry(self.coding.sender, self.sequence))
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
         frames = fragment(sealed, self.sequence, self.coding, type=SPEECH, authenticated=self.auth is not None)
         frames = tuple(f.encode(self.coding.parity) for f in frames)
-        self.history.add(self.coding.sender, self.sequence, message.coded_text)
+        self.history.add(self.coding.sender, self.sequence, message.coded_text, carry)
         self.sequence = (self.sequence + 1) % SEQUENCES
         if self.coding_text is TextCoding.NEURAL:
             self.engines.neural_text.prepare(self.context())
@@ -349,12 +350,13 @@ class Receiver:
             return None
         built_on: list[int] = []
 
-        def history(count: int) -> Sequence[str] | None:
+        def history(count: int) -> tuple[Sequence[str], Carry | None] | None:
             built_on.append(count)
-            return self.history.before(delivered.sender, delivered.sequence, count)
+            texts = self.history.before(delivered.sender, delivered.sequence, count)
+            return None if texts is None else (texts, self.history.carry(delivered.sender, delivered.sequence))
 
         try:
-            message = decode_payload(payload, self.engines.word_model, self.engines.word_model_for,
+            message, carry = decode_carried(payload, self.engines.word_model, self.engines.word_model_for,
                                      self.engines.neural_text_if_installed, history)
         except FrameError as e:
             self.stats.bad_payloads += 1
@@ -364,9 +366,9 @@ class Receiver:
                             f"dropped a message from station {delivered.sender}: {e}")
             return None
         self.stats.messages += 1
-        self.history.add(delivered.sender, delivered.sequence, message.coded_text)
+        self.history.add(delivered.sender, delivered.sequence, message.coded_text, carry)
         if built_on:
-            self._prepare_next(delivered, built_on[0])
+            self._prepare_next(delivered, built_on[-1])
         self.last = delivered
         log.info("received %r from station %d", message.text, delivered.sender)
         return message

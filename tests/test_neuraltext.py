@@ -1,4 +1,4 @@
-"""The neural text coder: bit-exact model arithmetic, payload format 5, and its bounds."""
+"""The neural text coder: bit-exact model arithmetic, payload formats 5 and 6, and their bounds."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ import pytest
 
 from telephrase.bench import lmcheck
 from telephrase.codec import exactmath
-from telephrase.codec.arith import ArithmeticEncoder
+from telephrase.codec.arith import ArithmeticEncoder, FrequencyModel
 from telephrase.codec.bounds import BoundError, check_message
 from telephrase.codec.message import Message, Phrase
 from telephrase.codec.neuraltext import NeuralTextModel
-from telephrase.codec.payload import ContextError, TextCoding, _encode_language, decode_payload, encode_payload
+from telephrase.codec.message import WordMark
+from telephrase.codec.payload import (_CONTEXT_PRIOR, ContextError, Level, TextCoding, _encode_language, _Models,
+                                      decode_carried, decode_payload, encode_carried, encode_payload)
 from telephrase.errors import FrameError, ModelError
 
 from telephrase.audio.files import read_audio
@@ -33,6 +35,12 @@ from test_registry import _registry_with
 HELLO = Message((Phrase(" Hello there.", 0.5, 0.9), Phrase(" Over.", 0.3, 0.4)), "en")
 HELLO_FORMAT_5 = "58e424e7d812f09f7b49a0"
 """The format 1 example with timing, as format 5 (format 4 takes ``49 9c 49 d9 88 bd dd e7 b9 80``)."""
+HELLO_FORMAT_6 = "616424e7d812f09f7b49c0"
+"""The same as format 6: the same bits but the header's, in the same 11 bytes."""
+CONTOURS = Message((Phrase(" Hello there,", 0.5, 0.9), Phrase(" over.", 0.3, 0.4)), "en",
+                   words=(WordMark(" Hello", None, 5.0), WordMark(" there,", None, 1.5), WordMark(" over.", None, 2.0)),
+                   f0_median=3.2)
+"""Format 4's contour example."""
 
 
 def test_exact_functions_are_accurate_and_their_bits_are_pinned():
@@ -96,16 +104,20 @@ def test_frequency_tables_match_the_reference_with_any_threads_and_kernels(env, 
 def test_text_round_trips_exactly(neural, text):
     message = Message((Phrase(text, 0.2, 3.0),), "en")
     payload = encode_payload(message, TextCoding.NEURAL, True, neural=neural)
-    assert payload[0] >> 4 == 5
+    assert payload[0] >> 4 == 6
     assert decode_payload(payload, neural=lambda: neural).coded_text == text
 
 
-def test_format_5_vector_and_its_saving(neural, engines):
+@pytest.mark.parametrize("vector", [HELLO_FORMAT_5, HELLO_FORMAT_6])
+def test_format_5_and_6_vectors_decode_and_6_is_what_is_written(neural, engines, vector):
     payload = encode_payload(HELLO, TextCoding.NEURAL, True, engines.word_model, neural=neural)
-    assert payload.hex() == HELLO_FORMAT_5
-    decoded = decode_payload(bytes.fromhex(HELLO_FORMAT_5), neural=lambda: neural)
+    assert payload.hex() == HELLO_FORMAT_6
+    decoded = decode_payload(bytes.fromhex(vector), neural=lambda: neural)
     assert [p.text for p in decoded.phrases] == [" Hello there.", " Over."]
     assert [round(p.pause, 2) for p in decoded.phrases] == [0.5, 0.32]
+
+
+def test_the_neural_coding_saves_on_the_word_model(neural, engines):
     sentences = [Message((Phrase(text),), "en") for text in (
         " I really liked that account of himself better than anything else he said.",
         " Then Moses was afraid, and said, surely the thing is known.",
@@ -121,43 +133,47 @@ def test_other_languages_and_unsuitable_text_fall_back_to_the_word_model(neural,
     assert payload[0] >> 4 == 4
     control = Message((Phrase(" before <|im_end|> after"),), "en")
     payload = encode_payload(control, TextCoding.NEURAL, False, engines.word_model, neural=neural)
-    assert payload[0] >> 4 in (4, 5)
+    assert payload[0] >> 4 in (4, 6)
     assert decode_payload(payload, engines.word_model, neural=lambda: neural).text == control.text
 
 
-def _format_5(neural, text: str) -> bytes:
-    """A format 5 payload with no timing, coded without the encoder's bound check."""
-    out = ArithmeticEncoder()
+def _handmade(neural, text: str, version: int) -> bytes:
+    """A format 5 or 6 payload with no timing, coded without the encoder's bound check."""
+    out = ArithmeticEncoder(lead=(6, 4) if version == 6 else (0, 0))
+    if version == 6:
+        FrequencyModel(_CONTEXT_PRIOR).encode(out, 0)
+        _Models().level.encode(out, Level.OFF)
     _encode_language(out, Message((Phrase(text),), "en"))
     neural.encode(out, text)
-    return bytes([0x50]) + out.finish()
+    return out.finish(shortest=True) if version == 6 else bytes([0x50]) + out.finish()
 
 
-def test_language_fields_of_the_handmade_payload_match_the_encoders(neural):
-    made = _format_5(neural, " Over.")
+def test_fields_of_the_handmade_payload_match_the_encoders(neural):
+    made = _handmade(neural, " Over.", 6)
     coded = encode_payload(Message((Phrase(" Over."),), "en"), TextCoding.NEURAL, False, neural=neural)
     assert made == coded
+    assert decode_payload(_handmade(neural, " Over.", 5), neural=lambda: neural).text == "Over."
 
 
 def test_a_payload_claiming_too_many_tokens_is_refused(neural, engines):
     text = " one two three four five six seven eight nine ten" * 12
     payload = encode_payload(Message((Phrase(text),), "en"), TextCoding.NEURAL, False, engines.word_model,
                              neural=neural)
-    forged = _format_5(neural, text)
-    if payload[0] >> 4 == 5:
+    if payload[0] >> 4 == 6:
         pytest.skip("the model codes this repetition within the bound")
     assert decode_payload(payload, engines.word_model, neural=lambda: neural).text == text.strip()
-    with pytest.raises(BoundError, match="tokens") as e:
-        decode_payload(forged, neural=lambda: neural)
-    assert e.value.reason == "text"
+    for version in (5, 6):
+        with pytest.raises(BoundError, match="tokens") as e:
+            decode_payload(_handmade(neural, text, version), neural=lambda: neural)
+        assert e.value.reason == "text"
 
 
-def test_junk_format_5_payloads_are_refused_or_bounded_never_hang(neural):
+def test_junk_format_5_and_6_payloads_are_refused_or_bounded_never_hang(neural):
     rng = random.Random(16)
     start = time.monotonic()
     outcomes = []
-    for _ in range(6):
-        junk = bytes([rng.choice([0x50, 0x58, 0x5C])]) + rng.randbytes(rng.randint(1, 12))
+    for _ in range(8):
+        junk = bytes([rng.choice([0x50, 0x58, 0x5C, 0x60, 0x64, 0x6A])]) + rng.randbytes(rng.randint(1, 12))
         try:
             message = decode_payload(junk, neural=lambda: neural)
             outcomes.append(len(message.text))
@@ -173,11 +189,11 @@ def test_reserved_bit_missing_model_and_missing_context_say_so(neural):
         decode_payload(bytes.fromhex(HELLO_FORMAT_5), neural=lambda: None)
     follow = Message((Phrase(" Roger, say again your position."),), "en")
     payload = encode_payload(follow, TextCoding.NEURAL, False, neural=neural, context=[" Hello there. Over."])
-    assert payload[0] >> 4 == 5 and payload[0] & 0x02
+    assert payload[0] >> 4 == 6
     with pytest.raises(ContextError, match="previous message") as e:
         decode_payload(payload, neural=lambda: neural, history=lambda n: None)
     assert e.value.reason == "context"
-    heard = decode_payload(payload, neural=lambda: neural, history=lambda n: [" Hello there. Over."][-n:])
+    heard = decode_payload(payload, neural=lambda: neural, history=lambda n: ([" Hello there. Over."][-n:], None))
     assert heard.text == follow.text
 
 
@@ -216,9 +232,10 @@ def test_a_conversation_is_coded_after_its_own_messages_and_a_lost_one_is_said(t
     engines = tiny_engines.derived(config)
     sender = Sender(config, engines)
     sent = [sender.transmit(read_audio(SAMPLES / s["path"])) for s in samples[:2]]
-    assert sent[0].payload[0] == 0x58 and sent[1].payload[0] == 0x5A
+    assert [t.payload[0] >> 4 for t in sent] == [6, 6]
     alone = encode_payload(sent[1].message, TextCoding.NEURAL, True, neural=engines.neural_text)
-    assert alone[0] == 0x58
+    assert alone != sent[1].payload
+    assert decode_payload(alone, neural=lambda: engines.neural_text).text == sent[1].message.text
     both = Receiver(config, engines)
     heard = [both.accept(f) for t in sent for f in t.frames]
     assert [m.text for m in heard if m is not None] == [t.message.text for t in sent]
@@ -280,21 +297,17 @@ def test_bit_flips_of_a_real_format_5_payload_are_refused_or_bounded(neural):
     assert decoded + refused == len(flips) and refused > 0
 
 
-def test_format_5_contours_carry_the_same_pitches_as_format_4_with_accents_predicted(neural, engines):
-    """Format 5 codes the same contour symbols as format 4, the accents with models chosen by
+def test_format_6_contours_carry_the_same_pitches_as_format_4_with_accents_predicted(neural, engines):
+    """Format 6 codes the same contour symbols as format 4, the accents with models chosen by
     the text (function word or not, last in the phrase or not): the pitches decode equal."""
-    from telephrase.codec.message import WordMark
     from telephrase.codec.payload import accent_class
 
-    message = Message((Phrase(" Hello there,", 0.5, 0.9), Phrase(" over.", 0.3, 0.4)), "en",
-                      words=(WordMark(" Hello", None, 5.0), WordMark(" there,", None, 1.5), WordMark(" over.", None, 2.0)),
-                      f0_median=3.2)
-    four = encode_payload(message, TextCoding.LM, True, engines.word_model, word_prosody=True, word_durations=False)
-    five = encode_payload(message, TextCoding.NEURAL, True, engines.word_model, word_prosody=True,
-                          word_durations=False, neural=neural)
-    assert five[0] == 0x5C
+    four = encode_payload(CONTOURS, TextCoding.LM, True, engines.word_model, word_prosody=True, word_durations=False)
+    six = encode_payload(CONTOURS, TextCoding.NEURAL, True, engines.word_model, word_prosody=True,
+                         word_durations=False, neural=neural)
+    assert six.hex() == "634849cfaad5d607988a6e8d80"
     pitches = [(w.text, w.f0) for w in decode_payload(four, engines.word_model).words]
-    assert [(w.text, w.f0) for w in decode_payload(five, neural=lambda: neural).words] == pitches
+    assert [(w.text, w.f0) for w in decode_payload(six, neural=lambda: neural).words] == pitches
     assert [accent_class(w, last) for w, last in (("the", False), ("station", False), ("of", True), ("over", True))] \
         == [0, 1, 2, 3]
 
@@ -315,3 +328,40 @@ def test_the_bench_plays_each_speaker_as_one_conversation(tiny_engines):
     assert repeat < first / 2 and [r["payload_bytes"] for r in apart["utterances"]] == [first, first]
     assert same["summary"]["context_messages"] == 1
     assert same["summary"]["text_bits_per_char"] < apart["summary"]["text_bits_per_char"]
+
+
+def _spoken(text: str, pitches: list[float | None], median: float, durations: bool) -> Message:
+    words = text.split(" ")[1:]
+    return Message((Phrase(text, 0.3, 0.3 * len(words)),), "en",
+                   words=tuple(WordMark(" " + w, 0.3 if durations else None, f0) for w, f0 in zip(words, pitches)),
+                   f0_median=median)
+
+
+CHAIN = [_spoken(" Station two this is station one.", [6.0, 3.0, 1.0, 2.0, 5.0, 0.5], 3.1, False),
+         _spoken(" Copy that, how do you read me.", [5.5, 2.0, 1.5, None, 2.5, 1.0, 0.0], 3.4, False),
+         _spoken(" Signal is weak but readable.", [6.5, 2.5, 4.0, 1.0, 0.0], 2.8, False),
+         _spoken(" Say again your position, over.", [5.0, 3.5, 1.0, 4.5, 0.5], 3.0, True)]
+"""One sender's messages, the last with word detail."""
+
+
+def test_format_6_prosody_models_carry_from_message_to_message_alike_at_both_ends(neural, engines):
+    """Each message coded after the one before starts its prosody models where that one's
+    ended, at the sender and, without being sent, at the receiver: the same messages decode
+    as with fresh models, in fewer bits; the word detail level codes durations."""
+    texts: list[str] = []
+    sent_carry = heard_carry = None
+    carried = fresh = 0
+    for message in CHAIN:
+        options = dict(timing=True, words=engines.word_model, word_prosody=True,
+                       word_durations=bool(message.words[0].duration), neural=neural, context=texts[-2:])
+        payload, sent_carry = encode_carried(message, TextCoding.NEURAL, carry=sent_carry, **options)
+        alone = encode_payload(message, TextCoding.NEURAL, **options)
+        context = tuple(texts[-2:])
+        heard, heard_carry = decode_carried(payload, neural=lambda: neural,
+                                            history=lambda n: (context[-n:], heard_carry) if n <= len(context) else None)
+        assert heard_carry == sent_carry and sent_carry is not None
+        assert heard == decode_payload(alone, neural=lambda: neural, history=lambda n: (context[-n:], None))
+        carried, fresh = carried + len(payload), fresh + len(alone)
+        texts.append(message.coded_text)
+    assert all(abs(w.duration - 0.3) < 0.03 for w in heard.words)
+    assert carried < fresh

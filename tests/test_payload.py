@@ -37,8 +37,8 @@ def test_brotli_is_smaller_than_utf8_for_english():
 
 def test_unknown_version_is_refused_with_a_clear_error():
     data = bytearray(encode_payload(MESSAGE))
-    data[0] = (6 << 4) | (data[0] & 0x0F)
-    with pytest.raises(FrameError, match="version 6 is not supported"):
+    data[0] = (7 << 4) | (data[0] & 0x0F)
+    with pytest.raises(FrameError, match="version 7 is not supported.*versions 1 to 6"):
         decode_payload(bytes(data))
 
 

