@@ -66,16 +66,17 @@ class CodecConfig:
 
     text: str = "lm"
     """``lm`` (the word language model with arithmetic coding, payload format 4), ``neural``
-    (English text coded with the neural language model, payload format 5, about a fifth fewer
+    (English text coded with the neural language model, payload format 6, about a fifth fewer
     bits; other languages as ``lm``), or the format 1 baselines ``brotli`` and ``utf8``."""
     language_model: str = "en-words"
     """Registry name of the text coder's word model."""
     neural_model: str = "smollm2-135m"
     """Registry name of the neural text model (role ``text-nn``), for ``text = "neural"`` and
-    for receiving format 5 payloads."""
+    for receiving format 5 and 6 payloads."""
     context_messages: int = 0
     """With ``text = "neural"``: how many of this station's previous messages (up to 4) the
-    text model is fed before a message, so a conversation costs fewer bits.  A receiver that
+    text model is fed before a message, and whose prosody models the message's start from
+    (where the last one's ended), so a conversation costs fewer bits.  A receiver that
     missed one of them cannot decode the message and says so (0: every message alone)."""
     context_seconds: float = 300.0
     """Only messages sent (and, at the receiver, received) this recently are context."""

@@ -141,7 +141,7 @@ class Engines:
                 return self.neural_text
             except ModelError as e:
                 self._neural_missing = str(e)
-                log.warning("format 5 messages cannot be decoded here: %s", e)
+                log.warning("format 5 and 6 messages cannot be decoded here: %s", e)
         return None
 
     def _load_word_model(self, name: str) -> WordModel:
@@ -331,7 +331,7 @@ class Receiver:
         """The delivery the last message ``accept`` returned came in: its sender and payload."""
         self.drops = DropLog(log)
         self.history = MessageHistory(config.codec.context_seconds)
-        """The messages received from each sender, for the format 5 payloads coded after them."""
+        """The messages received from each sender, for the format 5 and 6 payloads coded after them."""
 
     def accept(self, data: bytes) -> Message | None:
         """Take one frame off the link; return a message once enough of its fragments are in."""
