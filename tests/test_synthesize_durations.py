@@ -63,7 +63,7 @@ def test_words_last_as_the_sender_said(timed: Synthesizer) -> None:
     frame = timed.hop / timed.rate
     for j, target in matched:
         assert (spans[j][1] - spans[j][0]) / timed.rate == pytest.approx(target.seconds, abs=frame)
-    assert np.array_equal(timed.speak([u]), audio * (0.89 / np.max(np.abs(audio))))
+    assert np.array_equal(timed.speak([u]), audio * (0.89 / float(np.max(np.abs(audio)))))
 
 
 def test_phrase_lasts_as_the_sender_said(timed: Synthesizer) -> None:
