@@ -171,7 +171,7 @@ import brotli
 
 from ..errors import FrameError
 from ..speech.languages import CODES, describe, index_of
-from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel, decode_uniform, encode_uniform
+from .arith import ArithmeticDecoder, ArithmeticEncoder, FrequencyModel, decode_uniform
 from .bounds import MAX_PAUSE, BoundError, MAX_SECONDS, check_message, check_pause, max_chars, max_text_bytes
 from .message import Message, Phrase, WordMark
 from .neuraltext import NeuralTextModel, TokenLimit, Unsuitable, max_tokens
@@ -275,7 +275,8 @@ class _WordModels:
         self.median = FrequencyModel([1] * (MEDIAN_BINS + 1) if near is None else
                                      [max(1, 16 - 5 * abs(b - near)) for b in range(MEDIAN_BINS)] + [1])
         self.detail = FrequencyModel([1, 1])
-        """Format 3: word durations present; format 4: word detail (durations and levels)."""
+        """Format 3: word durations present; formats 4 and 5: word detail (durations and levels); format
+        6 names it in its level instead."""
         self.durations = FrequencyModel([1, 1, 2, 4, 8, 14, 20, 14, 8, 4, 2, 1, 1])
         deltas = [max(1, 24 - 5 * abs(d)) for d in range(-2 * F0_LEVELS, 2 * F0_LEVELS + 1)]
         self.pitches = FrequencyModel(deltas + [12])
