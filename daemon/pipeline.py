@@ -264,6 +264,10 @@ class Sender:
                 return tuple(texts)
         return ()
 
+    def carry(self) -> Carry | None:
+        """Where the next message's prosody models start, if it is coded after the last one."""
+        return self.history.carry(self.coding.sender, self.sequence)
+
     def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None) -> Transmission:
         """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send.
 
@@ -285,12 +289,11 @@ class Sender:
         if self.coding_text in (TextCoding.LM, TextCoding.NEURAL):
             own_words = self.engines.word_model_for(message.language)
             words, own = (own_words, True) if own_words is not None else (self.engines.word_model, False)
-        context_texts = self.context()
         payload, carry = encode_carried(
             message, self.coding_text, preset != "off", words, word_prosody=preset in WORD_PROSODY_PRESETS,
             word_durations=preset == "expressive", own_model=own,
             neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
-            context=context_texts, carry=self.history.carry(self.coding.sender, self.sequence))
+            context=self.context(), carry=self.carry())
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)

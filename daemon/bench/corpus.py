@@ -91,7 +91,7 @@ def run_bench(engines: Engines, utterances: list[Utterance], progress: bool = Tr
             pair = conversations.setdefault(u.speaker, (Sender(engines.config, engines),
                                                         Receiver(engines.config, engines)))
         context = pair[0].context() if pair is not None else ()
-        carry = pair[0].history.carry(pair[0].coding.sender, pair[0].sequence) if pair is not None else None
+        carry = pair[0].carry() if pair is not None else None
         try:
             rt = round_trip(engines, audio, MemoryLink(), pair)
         except TelephraseError as e:

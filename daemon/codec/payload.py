@@ -274,6 +274,8 @@ class _WordModels:
     def __init__(self, near: int | None = None) -> None:
         self.median = FrequencyModel([1] * (MEDIAN_BINS + 1) if near is None else
                                      [max(1, 16 - 5 * abs(b - near)) for b in range(MEDIAN_BINS)] + [1])
+        self.near = near
+        """The latest voiced median bin coded, the next message's ``near``."""
         self.detail = FrequencyModel([1, 1])
         """Format 3: word durations present; formats 4 and 5: word detail (durations and levels); format
         6 names it in its level instead."""
@@ -287,6 +289,12 @@ class _WordModels:
         """Below the line, on it, above it, unvoiced."""
         self.predicted = [FrequencyModel(prior) for prior in _ACCENT_PRIORS]
         """Format 5: the accents by what the text predicts of the word (``accent_class``)."""
+
+    def coded_median(self, median_bin: int) -> int:
+        """``median_bin``, as coded or decoded: a voiced one is the next message's ``near``."""
+        if median_bin != MEDIAN_BINS:
+            self.near = median_bin
+        return median_bin
 
 
 FUNCTION_WORDS = frozenset(
@@ -317,7 +325,6 @@ class _Models:
         self.words = _WordModels(None if carry is None else carry.median)
         self.count = FrequencyModel([1] * MAX_CONTEXT)
         self.level = FrequencyModel([1, 2, 4, 1])
-        self.median = None if carry is None else carry.median
         if carry is not None:
             for model, counts in zip(self._carried(), carry.counts, strict=True):
                 model.counts = list(counts)
@@ -328,7 +335,7 @@ class _Models:
                 w.starts, w.falls, w.accents, *w.predicted]
 
     def carry(self) -> Carry:
-        return Carry(tuple(tuple(m.counts) for m in self._carried()), self.median)
+        return Carry(tuple(tuple(m.counts) for m in self._carried()), self.words.near)
 
 
 def _level(timing: bool, marks: list | None, detail: bool) -> Level:
@@ -453,12 +460,9 @@ def _encode_lm(message: Message, timing: bool, words: WordModel | None, own_mode
             decoded_seconds.append(_duration_value(b, text_of))
     if marks is not None:
         tokens_by_phrase = _tokens_by_phrase(text, cuts)
-        median = _encode_word_prosody(out, every.words, message.f0_median, marks,
-                                      [phrase for _, phrase in tokens_by_phrase],
-                                      _word_share(decoded_seconds, tokens_by_phrase) if detail else None,
-                                      None if neural is None else [m.group() for m, _ in tokens_by_phrase])
-        if median is not None:
-            every.median = median
+        _encode_word_prosody(out, every.words, message.f0_median, marks, [phrase for _, phrase in tokens_by_phrase],
+                             _word_share(decoded_seconds, tokens_by_phrase) if detail else None,
+                             None if neural is None else [m.group() for m, _ in tokens_by_phrase])
     if neural is None:
         assert words is not None
         flags = (_TIMING if timing else 0) | (_WORD_PROSODY if marks is not None else 0)
@@ -476,13 +480,13 @@ def _classes(words: list[str]) -> list[int]:
 
 def _encode_word_prosody(out: ArithmeticEncoder, models: _WordModels, median: float | None,
                          marks: list[tuple[float | None, float | None]], phrases: list[int],
-                         shares: list[float] | None, words: list[str] | None = None) -> int | None:
+                         shares: list[float] | None, words: list[str] | None = None) -> None:
     """``phrases``: each word's phrase; ``shares``: each word's expected duration, to send
     word detail (durations and pitch levels), or None to send pitch contours; ``words``: the
     words, for format 6's accents predicted from the text, whose level names the detail (no
-    detail bit).  Returns the median's bin (None: no voiced word)."""
+    detail bit)."""
     median_bin = MEDIAN_BINS if median is None else min(MEDIAN_BINS - 1, max(0, round(median) - MEDIAN_LOW))
-    models.median.encode(out, median_bin)
+    models.median.encode(out, models.coded_median(median_bin))
     if words is None:
         models.detail.encode(out, int(shares is not None))
     reference = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
@@ -490,7 +494,7 @@ def _encode_word_prosody(out: ArithmeticEncoder, models: _WordModels, median: fl
         for group in _groups(phrases):
             _encode_contour(out, models, reference, [marks[i][1] for i in group],
                             None if words is None else _classes([words[i] for i in group]))
-        return None if reference is None else median_bin
+        return
     previous = 0
     for i, (duration, f0) in enumerate(marks):
         ratio = max(duration, 1e-3) / shares[i]
@@ -501,7 +505,6 @@ def _encode_word_prosody(out: ArithmeticEncoder, models: _WordModels, median: fl
         level = min(F0_LEVELS, max(-F0_LEVELS, round((f0 - reference) / F0_STEP)))
         models.pitches.encode(out, level - previous + 2 * F0_LEVELS)
         previous = level
-    return None if reference is None else median_bin
 
 
 def _groups(phrases: list[int]) -> list[list[int]]:
@@ -574,7 +577,7 @@ def _decode_word_prosody(inp: ArithmeticDecoder, tokens: list[tuple[re.Match, in
                          version: int, models: _WordModels,
                          detail: bool | None = None) -> tuple[tuple[WordMark, ...], float | None]:
     """``detail``: format 6's, from its level (None: read the detail bit)."""
-    median_bin = models.median.decode(inp)
+    median_bin = models.coded_median(models.median.decode(inp))
     median = None if median_bin == MEDIAN_BINS else float(median_bin + MEDIAN_LOW)
     if detail is None:
         detail = bool(models.detail.decode(inp))
@@ -694,7 +697,9 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
     timing = bool(data[0] & _TIMING) if level is None else level >= Level.TIMING
     word_prosody = bool(data[0] & _WORD_PROSODY) if level is None else level >= Level.CONTOURS
     models = every.timing
-    carry = every.carry if version == CARRIED_VERSION else lambda: None
+    phrases: tuple[Phrase, ...] = ()
+    marks: tuple[WordMark, ...] = ()
+    median = None
     try:
         if version >= NEURAL_VERSION:
             text = _decode_neural_text(inp, data, neural, context, history)
@@ -706,24 +711,20 @@ def _decode_lm(data: bytes, words: WordModel | None, models_for: Callable[[str],
                     cuts.append(start + phrase_boundary(text[start:end]))
         else:
             text, cuts = _decode_words(inp, data, words, models, timing)
-        if not timing:
-            return Message((Phrase(text),), language, source_language=source), carry()
-        phrases = []
-        for piece in _cut(text, cuts):
-            pause = _pause_value(models.pauses.decode(inp))
-            phrases.append(Phrase(piece, pause, _duration_value(models.durations.decode(inp), piece)))
-        if not word_prosody:
-            return Message(tuple(phrases), language, source_language=source), carry()
-        tokens = _tokens_by_phrase(text, cuts)
-        marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens), version,
-                                             every.words, None if level is None else level == Level.DETAIL)
+        if timing:
+            phrases = tuple(Phrase(piece, _pause_value(models.pauses.decode(inp)),
+                                   _duration_value(models.durations.decode(inp), piece)) for piece in _cut(text, cuts))
+            if word_prosody:
+                tokens = _tokens_by_phrase(text, cuts)
+                marks, median = _decode_word_prosody(inp, tokens, _word_share([p.seconds for p in phrases], tokens),
+                                                     version, every.words,
+                                                     None if level is None else level == Level.DETAIL)
     except TextTooLong as e:
         raise BoundError("text", f"text longer than {e} characters from {len(data)} bytes") from None
     except ValueError as e:
         raise FrameError(f"payload does not decode ({e})") from None
-    if median is not None:
-        every.median = round(median) - MEDIAN_LOW
-    return Message(tuple(phrases), language, marks, median, source), carry()
+    return (Message(phrases or (Phrase(text),), language, marks, median, source),
+            every.carry() if version == CARRIED_VERSION else None)
 
 
 def _decode_words(inp: ArithmeticDecoder, data: bytes, words: WordModel | None, models: _TimingModels,
