@@ -13,7 +13,7 @@ import collections
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from functools import cached_property
@@ -403,17 +403,32 @@ class Receiver:
         self.drops.drop("messages refused", logging.WARNING, why)
         return None
 
-    def speak(self, message: Message) -> np.ndarray | None:
-        """The message spoken by the voice of its language, at the default voice's rate;
-        None when no voice speaks its language (it is then delivered as text only)."""
+    def _voice(self, message: Message) -> Synthesizer | None:
+        """The voice of the message's language; None (and a warning) when no voice speaks it."""
         voice = self.engines.synthesizer_for(message.language)
         if voice is None:
             log.warning("no voice for %s: message from station %d delivered as text only: %r "
                         "(add a Piper voice to %s, or set [tts] speak_unknown_languages)",
                         describe(message.language), self.last.sender if self.last else 0, message.text,
                         self.config.tts.voices_dir)
+        return voice
+
+    def speak(self, message: Message) -> np.ndarray | None:
+        """The message spoken by the voice of its language, at the default voice's rate;
+        None when no voice speaks its language (it is then delivered as text only)."""
+        voice = self._voice(message)
+        if voice is None:
             return None
         return resample(voice.speak(utterances(message)), voice.rate, self.engines.synthesizer.rate)
+
+    def speak_pieces(self, message: Message) -> Iterator[np.ndarray] | None:
+        """``speak`` phrase by phrase (``Synthesizer.pieces``), rendered as they are taken: a
+        speaker plays the first while the next renders.  None when no voice speaks it."""
+        voice = self._voice(message)
+        if voice is None:
+            return None
+        rate = self.engines.synthesizer.rate
+        return (resample(piece, voice.rate, rate) for piece in voice.pieces(utterances(message)))
 
 
 def utterances(message: Message) -> list[Utterance]:

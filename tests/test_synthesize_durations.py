@@ -120,3 +120,24 @@ def test_words_stretched_by_psola_are_followed_to_their_new_places(plain: Synthe
         if span is not None:
             assert span[1] - span[0] == pytest.approx(seconds, abs=0.002)
     assert times[-1][1] <= len(audio) / plain.rate + 0.002
+
+
+def test_pieces_are_the_phrases_rendered_one_at_a_time(timed: Synthesizer, monkeypatch) -> None:
+    """Piece by piece, the speaker gets each phrase (with the pause before it) as soon as it is
+    rendered, and the next is not rendered before it is asked for; the pieces hold the very
+    samples of ``speak``, each scaled to the peak by itself."""
+    phrases = [Utterance(TEXT, None, 0.0, tuple(WordTarget(s) for s in LENGTHS)), Utterance(" Over.", 0.6, 0.3)]
+    whole = timed.speak(phrases)
+    rendered = []
+    render = timed._speak_one
+    monkeypatch.setattr(timed, "_speak_one", lambda u, s: rendered.append(u) or render(u, s))
+    pieces = timed.pieces(phrases)
+    first = next(pieces)
+    assert rendered == phrases[:1]
+    second = next(pieces)
+    assert rendered == phrases and next(pieces, None) is None
+    assert len(first) + len(second) == len(whole)
+    assert np.all(second[: int(0.3 * timed.rate)] == 0)
+    for piece, part in ((first, whole[: len(first)]), (second, whole[len(first):])):
+        assert float(np.max(np.abs(piece))) == pytest.approx(0.89)
+        assert np.allclose(piece, part * (0.89 / float(np.max(np.abs(part)))), atol=1e-6)

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -403,6 +403,21 @@ class Synthesizer:
         and its words' lengths and pitches."""
         return self.speak_timed(utterances)[0]
 
+    def _rendered(self, utterances: list[Utterance]) -> Iterator[tuple[np.ndarray, list[Span], int]]:
+        """Each utterance's audio with the pause before it (``pause``: its samples), and its
+        text words' spans in that audio; utterances with nothing to say give no audio, only
+        None spans."""
+        for u in utterances:
+            sentences = self._sentences(u.text)
+            if not sentences:
+                yield np.zeros(0, dtype=np.float32), [None] * len(WORD.findall(u.text)), 0
+                continue
+            audio, exact = self._speak_one(u, sentences)
+            pause = int(u.pause_before * self.rate) if self.config.follow_timing and u.pause_before > 0 else 0
+            if pause:
+                audio = np.concatenate([np.zeros(pause, dtype=np.float32), audio])
+            yield audio, [None if span is None else (span[0] + pause, span[1] + pause) for span in exact], pause
+
     def speak_timed(self, utterances: list[Utterance]) -> tuple[np.ndarray, list[tuple[float, float] | None]]:
         """``speak``, and each word of the utterances' texts (``textcoder.WORD``, in order) as
         [start, end) seconds in the audio, or None where its span is not known exactly: what the
@@ -410,21 +425,26 @@ class Synthesizer:
         out: list[np.ndarray] = []
         times: list[tuple[float, float] | None] = []
         offset = 0
-        for u in utterances:
-            sentences = self._sentences(u.text)
-            if not sentences:
-                times += [None] * len(WORD.findall(u.text))
-                continue
-            audio, exact = self._speak_one(u, sentences)
-            if self.config.follow_timing and u.pause_before > 0:
-                out.append(np.zeros(int(u.pause_before * self.rate), dtype=np.float32))
-                offset += len(out[-1])
+        for audio, exact, _ in self._rendered(utterances):
             times += [None if span is None else ((offset + span[0]) / self.rate, (offset + span[1]) / self.rate)
                       for span in exact]
             out.append(audio)
             offset += len(audio)
-        if not out:
+        if not offset:
             return np.zeros(0, dtype=np.float32), times
-        audio = np.concatenate(out)
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        return (audio * (PEAK / peak) if peak > 1e-6 else audio), times
+        return _normalized(np.concatenate(out)), times
+
+    def pieces(self, utterances: list[Utterance]) -> Iterator[np.ndarray]:
+        """``speak`` phrase by phrase, each piece made only when asked for: a speaker can start
+        on the first phrase while the next is being rendered, instead of waiting for the whole
+        message (the far end hears it sooner by all but the first phrase's rendering time).
+        Each piece is scaled to the peak on its own, as the whole could not be known yet."""
+        for audio, _, pause in self._rendered(utterances):
+            if len(audio) > pause:
+                yield _normalized(audio)
+
+
+def _normalized(audio: np.ndarray) -> np.ndarray:
+    """``audio`` scaled to ``PEAK`` (silence left as it is)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return audio * (PEAK / peak) if peak > 1e-6 else audio

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,38 @@ class StationStats:
     """Frames, phrases or messages a stage failed on unexpectedly: logged and skipped."""
     log_failures: int = 0
     """Message log entries that could not be written (the message itself went on)."""
+
+
+def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
+    """``pieces``, each rendered in a thread of its own while the one before it plays: the next
+    is started once the player takes one, so no more than one waits (a long message does not
+    sit in memory whole).  An error rendering one is raised where that piece is taken; closing
+    the generator lets the thread go."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    taken = threading.Semaphore(0)
+    done, quit = object(), threading.Event()
+
+    def render() -> None:
+        try:
+            for piece in pieces:
+                handoff.put(piece)
+                while not taken.acquire(timeout=POLL):
+                    if quit.is_set():
+                        return
+        except Exception as e:  # handed to the player, which logs it
+            handoff.put(e)
+            return
+        handoff.put(done)
+
+    threading.Thread(target=render, name="render", daemon=True).start()
+    try:
+        while (item := handoff.get()) is not done:
+            taken.release()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        quit.set()
 
 
 @dataclass
@@ -377,21 +410,32 @@ class Station:
             while self.config.daemon.half_duplex and self.transmitting.is_set() and not self.stop.is_set():
                 time.sleep(POLL)
             try:
-                audio = receiver.speak(message)
+                pieces = receiver.speak_pieces(message)
+                if pieces is None:
+                    self.stats.text_only += 1
+                    continue
+                pieces = _ahead(pieces)
+                first = next(pieces, np.zeros(0, dtype=np.float32))
             except Exception:
                 self.stats.failed += 1
                 log.exception("could not synthesize a message from station %d; it is in the message log", sender)
                 continue
-            if audio is None:
-                self.stats.text_only += 1
-                continue
             spoken = Spoken(message, sender, heard, time.monotonic())
             self.spoken.append(spoken)
             try:
-                sink.play(audio, self.engines.synthesizer.rate)
+                for piece in itertools.chain([first], pieces):
+                    if sink.play(piece, self.engines.synthesizer.rate) is False:
+                        break
             except TelephraseError as e:
                 log.error("could not play a message from station %d (%s); it is in the message log", sender, e)
                 continue
+            except Exception:
+                self.stats.failed += 1
+                log.exception("could not synthesize the rest of a message from station %d; it is in the message "
+                              "log", sender)
+                continue
+            finally:
+                pieces.close()
             spoken.finished_at = time.monotonic()
             self.stats.spoken += 1
             release_memory()
