@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from telephrase.station.station import _ahead
+from telephrase.station.station import RenderError, _ahead
 
 
 def test_the_next_piece_renders_while_one_plays_but_no_further() -> None:
@@ -37,7 +37,7 @@ def test_an_error_rendering_a_piece_is_raised_where_it_is_taken() -> None:
 
     out = _ahead(pieces())
     assert next(out) == "first"
-    with pytest.raises(RuntimeError, match="voice failed"):
+    with pytest.raises(RenderError, match="voice failed"):
         next(out)
 
 

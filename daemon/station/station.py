@@ -79,6 +79,11 @@ class StationStats:
     """Message log entries that could not be written (the message itself went on)."""
 
 
+class RenderError(Exception):
+    """A later phrase of a message could not be rendered (the cause is chained): the message
+    is cut short there, while an error of the speaker itself still ends the speaker thread."""
+
+
 def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
     """``pieces``, each rendered in a thread of its own while the one before it plays: the next
     is started once the player takes one, so no more than one waits (a long message does not
@@ -105,7 +110,7 @@ def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
         while (item := handoff.get()) is not done:
             taken.release()
             if isinstance(item, Exception):
-                raise item
+                raise RenderError(f"{type(item).__name__}: {item}") from item
             yield item
     finally:
         quit.set()
@@ -429,7 +434,7 @@ class Station:
             except TelephraseError as e:
                 log.error("could not play a message from station %d (%s); it is in the message log", sender, e)
                 continue
-            except Exception:
+            except RenderError:
                 self.stats.failed += 1
                 log.exception("could not synthesize the rest of a message from station %d; it is in the message "
                               "log", sender)
