@@ -403,20 +403,19 @@ class Synthesizer:
         and its words' lengths and pitches."""
         return self.speak_timed(utterances)[0]
 
-    def _rendered(self, utterances: list[Utterance]) -> Iterator[tuple[np.ndarray, list[Span], int]]:
-        """Each utterance's audio with the pause before it (``pause``: its samples), and its
-        text words' spans in that audio; utterances with nothing to say give no audio, only
-        None spans."""
+    def _rendered(self, utterances: list[Utterance]) -> Iterator[tuple[np.ndarray, list[Span]]]:
+        """Each utterance's audio with the pause before it, and its text words' spans in that
+        audio; utterances with nothing to say give no audio, only None spans."""
         for u in utterances:
             sentences = self._sentences(u.text)
             if not sentences:
-                yield np.zeros(0, dtype=np.float32), [None] * len(WORD.findall(u.text)), 0
+                yield np.zeros(0, dtype=np.float32), [None] * len(WORD.findall(u.text))
                 continue
             audio, exact = self._speak_one(u, sentences)
             pause = int(u.pause_before * self.rate) if self.config.follow_timing and u.pause_before > 0 else 0
             if pause:
                 audio = np.concatenate([np.zeros(pause, dtype=np.float32), audio])
-            yield audio, [None if span is None else (span[0] + pause, span[1] + pause) for span in exact], pause
+            yield audio, [None if span is None else (span[0] + pause, span[1] + pause) for span in exact]
 
     def speak_timed(self, utterances: list[Utterance]) -> tuple[np.ndarray, list[tuple[float, float] | None]]:
         """``speak``, and each word of the utterances' texts (``textcoder.WORD``, in order) as
@@ -425,7 +424,7 @@ class Synthesizer:
         out: list[np.ndarray] = []
         times: list[tuple[float, float] | None] = []
         offset = 0
-        for audio, exact, _ in self._rendered(utterances):
+        for audio, exact in self._rendered(utterances):
             times += [None if span is None else ((offset + span[0]) / self.rate, (offset + span[1]) / self.rate)
                       for span in exact]
             out.append(audio)
@@ -439,8 +438,8 @@ class Synthesizer:
         on the first phrase while the next is being rendered, instead of waiting for the whole
         message (the far end hears it sooner by all but the first phrase's rendering time).
         Each piece is scaled to the peak on its own, as the whole could not be known yet."""
-        for audio, _, pause in self._rendered(utterances):
-            if len(audio) > pause:
+        for audio, _ in self._rendered(utterances):
+            if audio.size:
                 yield _normalized(audio)
 
 

@@ -91,14 +91,14 @@ def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
     the generator lets the thread go."""
     handoff: queue.Queue = queue.Queue(maxsize=1)
     taken = threading.Semaphore(0)
-    done, quit = object(), threading.Event()
+    done, closed = object(), threading.Event()
 
     def render() -> None:
         try:
             for piece in pieces:
                 handoff.put(piece)
                 while not taken.acquire(timeout=POLL):
-                    if quit.is_set():
+                    if closed.is_set():
                         return
         except Exception as e:  # handed to the player, which logs it
             handoff.put(e)
@@ -113,7 +113,7 @@ def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
                 raise RenderError(f"{type(item).__name__}: {item}") from item
             yield item
     finally:
-        quit.set()
+        closed.set()
 
 
 @dataclass
