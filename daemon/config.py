@@ -39,6 +39,8 @@ class SttConfig:
     """Speech recognition (faster-whisper / CTranslate2)."""
 
     model: str = "whisper-base"
+    """``whisper-base`` (multilingual) or ``whisper-tiny.en``: English only, but it recognises in
+    half the time on a CPU for about one point more word errors (see the README's figures)."""
     device: str = "auto"
     """``auto`` uses CUDA when CTranslate2 sees a GPU, else the CPU; or ``cpu`` / ``cuda``."""
     compute_type: str = "int8"
