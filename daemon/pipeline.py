@@ -167,6 +167,9 @@ class Transmission:
     message: Message
     payload: bytes
     frames: tuple[bytes, ...]
+    times: dict[str, float] = field(default_factory=dict)
+    """``time.monotonic()`` as each stage ended (``recognised``, ``prosody``, ``encoded``):
+    the latency benchmark's timeline of where a message's time went."""
 
     @property
     def onair_bytes(self) -> int:
@@ -278,11 +281,13 @@ class Sender:
         if seconds < MIN_SECONDS:
             raise AudioError(f"audio is {seconds:.2f} s long; at least {MIN_SECONDS} s is needed to hold a word")
         transcript = self.transcriber.transcribe(audio)
+        times = {"recognised": time.monotonic()}
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
         preset = self.config.codec.prosody
         prosody = word_prosody(audio, transcript.words, track=self.pitch_tracker(audio)) \
             if preset in WORD_PROSODY_PRESETS else None
+        times["prosody"] = time.monotonic()
         message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody,
                                           context.pitches if context is not None else None)
         words, own = None, False
@@ -294,6 +299,7 @@ class Sender:
             word_durations=preset == "expressive", own_model=own,
             neural=self.engines.neural_text if self.coding_text is TextCoding.NEURAL else None,
             context=self.context(), carry=self.carry())
+        times["encoded"] = time.monotonic()
         sealed = payload
         if self.auth is not None:
             sealed = self.auth.seal(bytes([SPEECH]), self.counters.next(), payload, sender=self.coding.sender)
@@ -304,7 +310,7 @@ class Sender:
         if self.coding_text is TextCoding.NEURAL:
             self.engines.neural_text.prepare(self.context())
         log.info("sending %r: %d payload bytes in %d frames", message.text, len(payload), len(frames))
-        return Transmission(transcript, message, payload, frames)
+        return Transmission(transcript, message, payload, frames, times)
 
 
 @dataclass

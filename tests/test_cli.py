@@ -60,6 +60,10 @@ def test_loopback_through_two_daemons(tmp_path, samples):
     report = json.loads(result.stdout)
     assert "moses" in report["transcript"].lower()
     assert report["messages_heard"] == report["messages_sent"] >= 1 and report["latency_s"] is not None
+    stages = report["stages_s"]
+    assert list(stages) == ["queued", "recognise", "prosody", "encode", "send", "link", "decode", "speak"]
+    assert sum(stages.values()) == pytest.approx(report["latency_s"], abs=0.01)
+    assert stages["recognise"] > 0.05 and all(v >= 0 for k, v in stages.items() if k != "queued")
     assert report["bits_flipped"] >= 0 and out.stat().st_size > 44
 
 

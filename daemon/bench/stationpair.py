@@ -19,7 +19,7 @@ from pathlib import Path
 from ..config import Config, replace
 from ..link.channel import Channel, ChannelConfig
 from ..pipeline import Engines
-from ..station.station import Spoken, Station
+from ..station.station import Sent, Spoken, Station
 
 SETTLE = 30.0
 """Longest wait (seconds) for the receiver after the sender has sent everything."""
@@ -62,6 +62,20 @@ class Relay:
         self.sock.close()
 
 
+STAGES = {
+    "queued": "from the key's release until the sender took the phrase (below 0 when the phrase was cut "
+              "while the speaker went on)",
+    "recognise": "Whisper on the phrase",
+    "prosody": "the pitch track and the words' prosody",
+    "encode": "the payload: text and prosody coding",
+    "send": "sealing, framing and handing the frames to the link",
+    "link": "the channel simulator and UDP to the receiver",
+    "decode": "deframing and decoding the payload",
+    "speak": "waiting for the speaker and rendering the first phrase",
+}
+"""The stages of the first heard message, in order; their lengths add up to the latency."""
+
+
 @dataclass
 class Exchange:
     """One recording sent from one station to the other."""
@@ -71,8 +85,25 @@ class Exchange:
     released: float | None
     """``time.monotonic()`` when the recording's last sample was captured."""
     seconds: float
-    sent: int
-    """Messages the sender put on the link."""
+    sent: list[Sent]
+    """What the sender put on the link, in order."""
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from the recording's last sample to the first sound at the far end."""
+        return self.spoken[0].started_at - self.released if self.spoken and self.released is not None else None
+
+    def timeline(self) -> dict[str, float] | None:
+        """Seconds the first heard message spent in each of ``STAGES``."""
+        if self.latency is None:
+            return None
+        first = self.spoken[0]
+        sent = next((s for s in self.sent if s.sequence == first.sequence), None)
+        if sent is None:
+            return None
+        points = [self.released, *(sent.times[k] for k in ("started", "recognised", "prosody", "encoded", "sent")),
+                  first.arrived_at, first.heard_at, first.started_at]
+        return {name: b - a for name, a, b in zip(STAGES, points, points[1:])}
 
 
 class StationPair:
@@ -118,7 +149,7 @@ class StationPair:
         thread.join()
         source = sender.source
         return Exchange(self.receiver.spoken[before_spoken:], source.finished_at if source else None,
-                        len(source.audio) / 16000 if source else 0.0, sender.stats.sent)
+                        len(source.audio) / 16000 if source else 0.0, sender.sent)
 
     def close(self) -> None:
         self.receiver.stop.set()

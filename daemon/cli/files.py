@@ -28,10 +28,11 @@ def loopback_daemons(args: argparse.Namespace) -> int:
         exchange = pair.send(Path(args.input))
     finally:
         pair.close()
-    latency = (round(exchange.spoken[0].started_at - exchange.released, 3)
-               if exchange.spoken and exchange.released is not None else None)
+    latency = round(exchange.latency, 3) if exchange.latency is not None else None
+    timeline = exchange.timeline()
     report = {"transcript": " ".join(s.message.text for s in exchange.spoken), "seconds": round(exchange.seconds, 2),
-              "messages_sent": exchange.sent, "messages_heard": len(exchange.spoken), "latency_s": latency,
+              "messages_sent": len(exchange.sent), "messages_heard": len(exchange.spoken), "latency_s": latency,
+              "stages_s": {k: round(v, 3) for k, v in timeline.items()} if timeline is not None else None,
               "received_language": exchange.spoken[0].message.language if exchange.spoken else None,
               "received_source_language": exchange.spoken[0].message.source_language if exchange.spoken else None,
               "frames_lost": pair.relay.channel.stats.lost, "bits_flipped": pair.relay.channel.stats.bits_flipped,
@@ -40,7 +41,7 @@ def loopback_daemons(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(f"heard      : {report['transcript']}")
-        print(f"messages   : {exchange.sent} sent, {len(exchange.spoken)} heard")
+        print(f"messages   : {len(exchange.sent)} sent, {len(exchange.spoken)} heard")
         print(f"latency    : {latency} s from the end of the recording to the first sound")
         print(f"wrote      : {args.output}")
     return 0

@@ -117,13 +117,27 @@ def _ahead(pieces: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
 
 
 @dataclass
+class Sent:
+    """What the sender put on the link, for the latency benchmark's timeline."""
+
+    message: Message
+    sequence: int
+    times: dict[str, float]
+    """``time.monotonic()`` as each stage ended: ``started`` (the phrase taken from the queue),
+    the sender's stages (``Transmission.times``), ``sent`` (the last frame handed to the link)."""
+
+
+@dataclass
 class Spoken:
     """What the speaker played, for the loopback tool and the latency benchmark."""
 
     message: Message
     sender: int
+    sequence: int
+    arrived_at: float
+    """``time.monotonic()`` when the frame that completed the message was read off the link."""
     heard_at: float
-    """``time.monotonic()`` when the message was complete off the link."""
+    """``time.monotonic()`` when the message was decoded."""
     started_at: float = 0.0
     """``time.monotonic()`` when its first sample went to the speaker."""
     finished_at: float | None = None
@@ -186,8 +200,11 @@ class Station:
         """Set from the key going down until the last phrase of the transmission is sent."""
         self.last_heard = 0.0
         self.phrases: queue.Queue[np.ndarray | None] = queue.Queue()
-        self.messages: queue.Queue[tuple[Message, int, float] | None] = queue.Queue()
+        self.messages: queue.Queue[tuple[Message, int, int, float, float] | None] = queue.Queue()
+        """Decoded messages for the speaker: the message, its sender and sequence number, when
+        it arrived and when it was decoded."""
         self.spoken: list[Spoken] = []
+        self.sent: list[Sent] = []
         self.source = None
         """The microphone once ``run`` opened it."""
         self.notifier = Notifier()
@@ -361,6 +378,7 @@ class Station:
                     return
                 continue
             self.transmitting.set()
+            sequence, started = self.sender.sequence, time.monotonic()
             try:
                 sent = self.sender.transmit(phrase, context)
             except AudioError as e:
@@ -376,6 +394,7 @@ class Station:
                 time.sleep(POLL)
             for frame in sent.frames:
                 link.send(frame)
+            self.sent.append(Sent(sent.message, sequence, {"started": started, **sent.times, "sent": time.monotonic()}))
             self.stats.sent += 1
             release_memory()
             self._logged("tx", self.config.link.station_id, sent.message, 8 * len(sent.payload),
@@ -387,7 +406,7 @@ class Station:
             if frame is None:
                 receiver.drops.flush()
                 continue
-            self.last_heard = time.monotonic()
+            arrived = self.last_heard = time.monotonic()
             try:
                 message = receiver.accept(frame)
             except Exception as e:
@@ -398,20 +417,20 @@ class Station:
                 continue
             if message is None:
                 continue
-            sender = receiver.last.sender if receiver.last else 0
+            sender, sequence = (receiver.last.sender, receiver.last.sequence) if receiver.last else (0, 0)
             self.stats.received += 1
             extra = languages(message)
             if not self.engines.can_speak(message.language):
                 extra["spoken"] = False
             self._logged("rx", sender, message, 8 * len(receiver.last.payload) if receiver.last else 0, **extra)
-            self.messages.put((message, sender, time.monotonic()))
+            self.messages.put((message, sender, sequence, arrived, time.monotonic()))
 
     def _speak(self, receiver: Receiver, sink) -> None:
         while True:
             item = self.messages.get()
             if item is _END:
                 return
-            message, sender, heard = item
+            message, sender, sequence, arrived, heard = item
             while self.config.daemon.half_duplex and self.transmitting.is_set() and not self.stop.is_set():
                 time.sleep(POLL)
             try:
@@ -425,7 +444,7 @@ class Station:
                 self.stats.failed += 1
                 log.exception("could not synthesize a message from station %d; it is in the message log", sender)
                 continue
-            spoken = Spoken(message, sender, heard, time.monotonic())
+            spoken = Spoken(message, sender, sequence, arrived, heard, time.monotonic())
             self.spoken.append(spoken)
             try:
                 for piece in itertools.chain([first], pieces):
