@@ -106,15 +106,21 @@ class Engines:
     @cached_property
     def pitch_tracker(self) -> Callable[[np.ndarray], PitchTrack]:
         """The sender's F0 tracker for 16 kHz speech, as ``[codec] pitch`` names it."""
+        return track_pitch if self.pitch_model is None else self.pitch_model.track
+
+    @cached_property
+    def pitch_model(self) -> PitchModel | None:
+        """The pitch tracker's model (None for the DSP tracker, ``yin``), which a station also
+        runs on each phrase while it is captured (``PitchStream``)."""
         name = self.config.codec.pitch
         if name == "yin":
-            return track_pitch
+            return None
         entry = self.registry.entry(name)
         if entry.role != "pitch":
             raise ConfigError(f"codec.pitch: model '{name}' is a {entry.role} model, not a pitch tracker "
                               f"(choose yin or one of: {', '.join(self.registry.names('pitch'))})")
         model = self.registry.resolve(name)
-        return PitchModel(model.file(entry.files[0].path), threads=self.config.stt.threads).track
+        return PitchModel(model.file(entry.files[0].path), threads=self.config.stt.threads)
 
     @cached_property
     def word_model(self) -> WordModel:
@@ -271,12 +277,14 @@ class Sender:
         """Where the next message's prosody models start, if it is coded after the last one."""
         return self.history.carry(self.coding.sender, self.sequence)
 
-    def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None) -> Transmission:
+    def transmit(self, audio: np.ndarray, context: TransmissionContext | None = None,
+                 track: PitchTrack | None = None) -> Transmission:
         """Turn one utterance into frames; raises ``AudioError`` when there is nothing to send.
 
         ``context`` joins the phrases of one transmission (key down to key up): each phrase's
         voice profile (the median pitch) is taken over all the words sent so far, so a phrase
-        of three words does not move the far end's register by its own noisy median."""
+        of three words does not move the far end's register by its own noisy median.
+        ``track`` is the audio's pitch track where it was computed during capture."""
         seconds = len(audio) / STT_RATE
         if seconds < MIN_SECONDS:
             raise AudioError(f"audio is {seconds:.2f} s long; at least {MIN_SECONDS} s is needed to hold a word")
@@ -285,7 +293,7 @@ class Sender:
         if not transcript.words:
             raise AudioError(f"no speech found in {seconds:.1f} s of audio; nothing to send")
         preset = self.config.codec.prosody
-        prosody = word_prosody(audio, transcript.words, track=self.pitch_tracker(audio)) \
+        prosody = word_prosody(audio, transcript.words, track=track if track is not None else self.pitch_tracker(audio)) \
             if preset in WORD_PROSODY_PRESETS else None
         times["prosody"] = time.monotonic()
         message = message_from_transcript(transcript, self.config.codec.phrase_pause, prosody,

@@ -55,7 +55,7 @@ def test_daemon_never_imports_torch():
 def test_loopback_through_two_daemons(tmp_path, samples):
     out = tmp_path / "heard.wav"
     result = run_cli("loopback", str(SAMPLES / samples[1]["path"]), "-o", str(out), "--daemons", "--json",
-                     "--ber", "1e-3", "--bandwidth", "300")
+                     "--ber", "1e-3", "--bandwidth", "300", "--prosody", "balanced")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert "moses" in report["transcript"].lower()

@@ -35,9 +35,9 @@ def test_real_speech_with_a_pause_gives_two_phrases():
     for i in range(0, len(talk), S // 10):
         phrases += cutter.feed(talk[i : i + S // 10])
     assert len(phrases) == 1
-    assert abs(len(phrases[0]) - len(audio)) < 0.8 * S
+    assert abs(len(phrases[0].audio) - len(audio)) < 0.8 * S
     rest = cutter.flush()
-    assert rest is not None and abs(len(rest) - len(audio)) < 1.2 * S
+    assert rest is not None and abs(len(rest.audio) - len(audio)) < 1.2 * S
 
 
 def test_silence_is_not_a_phrase():

@@ -113,9 +113,15 @@ class PitchModel:
         if len(x) == 0:
             empty = np.zeros(0)
             return PitchTrack(times=empty, f0=empty.copy(), voicing=empty.copy(), hop=step / RATE)
-        batch = frames(x, step)
-        f0, periodicity = decode(self.probabilities(batch), fmin, fmax)
-        starts = np.arange(len(batch)) * step
+        return self.track_from(x, self.probabilities(frames(x, step)), step, fmin, fmax)
+
+    @staticmethod
+    def track_from(x: np.ndarray, probabilities: np.ndarray, step: int, fmin: float = 60.0,
+                   fmax: float = 400.0) -> PitchTrack:
+        """The ``PitchTrack`` of 16 kHz ``x`` from its frames' pitch-bin probabilities (one row
+        per frame of ``frames(x, step)``), however they were computed."""
+        f0, periodicity = decode(probabilities, fmin, fmax)
+        starts = np.arange(len(probabilities)) * step
         gated = energy_gate(frame_level_db(np.pad(x.astype(np.float64), (WINDOW // 2, WINDOW)), starts, WINDOW))
         voiced = (periodicity >= VOICED) & ~gated
         return PitchTrack(

@@ -11,7 +11,8 @@ message header per cut.  A phrase that runs on without a pause is cut at ``max_p
 seconds, at its longest inner pause if it has one.
 
 Speech is found by the Silero VAD that faster-whisper ships (``faster_whisper.vad``), run on the
-audio not yet sent; ``cut_point`` is the pure decision, ``PhraseCutter`` keeps the buffer.
+audio not yet sent; ``cut_point`` is the pure decision, ``PhraseCutter`` keeps the buffer, and
+with a ``PitchStream`` the phrase's pitch track is computed as it is captured.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .pitch import PitchTrack
+from .pitchstream import PitchStream
 
 RATE = 16000
 PAD = int(0.15 * RATE)
@@ -51,6 +55,13 @@ def cut_point(speech: list[tuple[int, int]], length: int, pause: int, max_phrase
     return max_phrase
 
 
+@dataclass(frozen=True)
+class Phrase:
+    audio: np.ndarray
+    track: PitchTrack | None = None
+    """Its pitch track, where the cutter had a ``PitchStream``."""
+
+
 @dataclass
 class PhraseCutter:
     """The audio of one transmission not yet sent; ``feed`` returns the phrases ready to go."""
@@ -60,8 +71,10 @@ class PhraseCutter:
     long_phrase: float = 0.0
     short_pause: float = 0.25
     buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    pitch: PitchStream | None = None
+    """Tracks the pitch of the buffer as it fills (None: the sender tracks each phrase)."""
 
-    def feed(self, block: np.ndarray) -> list[np.ndarray]:
+    def feed(self, block: np.ndarray) -> list[Phrase]:
         """Add captured 16 kHz audio; return every phrase now complete."""
         self.buffer = np.concatenate([self.buffer, block.astype(np.float32, copy=False)])
         out = []
@@ -69,18 +82,29 @@ class PhraseCutter:
             speech = speech_spans(self.buffer)
             if not speech and len(self.buffer) > SILENCE_KEPT:
                 self.buffer = self.buffer[-SILENCE_KEPT:]
+                if self.pitch is not None:
+                    self.pitch.reset()
                 return out
             cut = cut_point(speech, len(self.buffer), int(self.pause * RATE), int(self.max_phrase * RATE),
                             int(self.long_phrase * RATE), int(self.short_pause * RATE))
             if cut is None:
+                if self.pitch is not None:
+                    self.pitch.update(self.buffer)
                 return out
-            out.append(self.buffer[:cut])
+            out.append(self._phrase(self.buffer[:cut]))
             self.buffer = self.buffer[cut:]
 
-    def flush(self) -> np.ndarray | None:
+    def flush(self) -> Phrase | None:
         """The rest, at the end of a transmission: a phrase if it holds speech."""
         rest, self.buffer = self.buffer, np.zeros(0, dtype=np.float32)
-        return rest if speech_spans(rest) else None
+        if speech_spans(rest):
+            return self._phrase(rest)
+        if self.pitch is not None:
+            self.pitch.reset()
+        return None
+
+    def _phrase(self, audio: np.ndarray) -> Phrase:
+        return Phrase(audio, self.pitch.cut(audio) if self.pitch is not None else None)
 
 
 def speech_spans(audio: np.ndarray) -> list[tuple[int, int]]:

@@ -48,7 +48,8 @@ from ..errors import AudioError, TelephraseError
 from ..link.base import Link
 from ..link.transport import describe, open_link
 from ..pipeline import Engines, Receiver, Sender, TransmissionContext, message_auth
-from ..speech.segment import PhraseCutter
+from ..speech.pitchstream import PitchStream
+from ..speech.segment import Phrase, PhraseCutter
 from .keying import open_key
 from .messagelog import MessageLog, default_path
 from .service import Notifier, SignalEvents
@@ -199,7 +200,7 @@ class Station:
         self.transmitting = threading.Event()
         """Set from the key going down until the last phrase of the transmission is sent."""
         self.last_heard = 0.0
-        self.phrases: queue.Queue[np.ndarray | None] = queue.Queue()
+        self.phrases: queue.Queue[Phrase | None] = queue.Queue()
         self.messages: queue.Queue[tuple[Message, int, int, float, float] | None] = queue.Queue()
         """Decoded messages for the speaker: the message, its sender and sequence number, when
         it arrived and when it was decoded."""
@@ -299,6 +300,7 @@ class Station:
             pressed = ptt.pressed(block) if ptt is not None else False
             if pressed and not keyed:
                 keyed = True
+                cutter.pitch = self._pitch_stream()
                 self.transmitting.set()
                 self.notifier.status("transmitting")
                 log.info("key down")
@@ -325,6 +327,14 @@ class Station:
             if rest is not None:
                 self.phrases.put(rest)
             self.phrases.put(_END)
+
+    def _pitch_stream(self) -> PitchStream | None:
+        """What tracks each phrase's pitch while it is captured, where the sender needs one
+        and its tracker is a model (the DSP tracker runs on the phrase once it is cut)."""
+        sender = self.sender
+        if sender is None or sender.pitch_tracker is None or self.engines.pitch_model is None:
+            return None
+        return PitchStream(self.engines.pitch_model)
 
     def _reload(self) -> None:
         """Re-read the config file; settings that need a restart are logged as such."""
@@ -380,7 +390,7 @@ class Station:
             self.transmitting.set()
             sequence, started = self.sender.sequence, time.monotonic()
             try:
-                sent = self.sender.transmit(phrase, context)
+                sent = self.sender.transmit(phrase.audio, context, phrase.track)
             except AudioError as e:
                 self.stats.dropped_phrases += 1
                 log.info("nothing sent: %s", e)
