@@ -149,7 +149,7 @@ class StationPair:
         thread.join()
         source = sender.source
         return Exchange(self.receiver.spoken[before_spoken:], source.finished_at if source else None,
-                        len(source.audio) / 16000 if source else 0.0, sender.sent)
+                        len(source.audio) / 16000 if source else 0.0, list(sender.sent))
 
     def close(self) -> None:
         self.receiver.stop.set()

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 POLL = 0.05
 """Seconds between looks at the key and the queues when nothing else wakes a thread."""
+SENT_KEPT = 256
+"""Messages ``Station.sent`` keeps: a station runs for months, its records must not grow."""
 _END = None
 """Queue marker: the transmission (or the station) is over."""
 PREROLL = 1.0
@@ -205,7 +207,8 @@ class Station:
         """Decoded messages for the speaker: the message, its sender and sequence number, when
         it arrived and when it was decoded."""
         self.spoken: list[Spoken] = []
-        self.sent: list[Sent] = []
+        self.sent: deque[Sent] = deque(maxlen=SENT_KEPT)
+        """The latest messages sent, for the latency benchmark's timeline."""
         self.source = None
         """The microphone once ``run`` opened it."""
         self.notifier = Notifier()
