@@ -135,20 +135,21 @@ class StationPair:
         every message that got through."""
         sender = Station(self._config(self.sender_port, self.relay.port, 1, output=f"wav:{self.work / 'sender.wav'}",
                                       input=f"wav:{recording}", ptt="file", log="sender.jsonl"), self.engines)
-        before_spoken, before_frames = len(self.receiver.spoken), self.receiver.stats.received
+        before_frames = self.receiver.stats.received
+        self.receiver.spoken.clear()
         thread = threading.Thread(target=sender.run, name="sending station", daemon=True)
         thread.start()
         while thread.is_alive() and (sender.source is None or sender.source.playing or sender.transmitting.is_set()):
             time.sleep(0.02)
         deadline = time.monotonic() + SETTLE
         while time.monotonic() < deadline and (self.receiver.stats.received < before_frames + sender.stats.sent
-                                               or len(self.receiver.spoken) < self.receiver.stats.received
+                                               or len(self.receiver.spoken) < self.receiver.stats.received - before_frames
                                                or any(s.finished_at is None for s in self.receiver.spoken)):
             time.sleep(0.02)
         sender.stop.set()
         thread.join()
         source = sender.source
-        return Exchange(self.receiver.spoken[before_spoken:], source.finished_at if source else None,
+        return Exchange(list(self.receiver.spoken), source.finished_at if source else None,
                         len(source.audio) / 16000 if source else 0.0, list(sender.sent))
 
     def close(self) -> None:

@@ -57,6 +57,9 @@ def cut_point(speech: list[tuple[int, int]], length: int, pause: int, max_phrase
 
 @dataclass(frozen=True)
 class Phrase:
+    """One phrase cut from a transmission, with the pitch tracked while it was spoken, so the
+    sender need not track it again after the key's release."""
+
     audio: np.ndarray
     track: PitchTrack | None = None
     """Its pitch track, where the cutter had a ``PitchStream``."""

@@ -58,8 +58,9 @@ log = logging.getLogger(__name__)
 
 POLL = 0.05
 """Seconds between looks at the key and the queues when nothing else wakes a thread."""
-SENT_KEPT = 256
-"""Messages ``Station.sent`` keeps: a station runs for months, its records must not grow."""
+KEPT = 256
+"""Messages ``Station.sent`` and ``Station.spoken`` keep: a station runs for months, its
+records must not grow (the message log on disk is the full record)."""
 _END = None
 """Queue marker: the transmission (or the station) is over."""
 PREROLL = 1.0
@@ -206,8 +207,9 @@ class Station:
         self.messages: queue.Queue[tuple[Message, int, int, float, float] | None] = queue.Queue()
         """Decoded messages for the speaker: the message, its sender and sequence number, when
         it arrived and when it was decoded."""
-        self.spoken: list[Spoken] = []
-        self.sent: deque[Sent] = deque(maxlen=SENT_KEPT)
+        self.spoken: deque[Spoken] = deque(maxlen=KEPT)
+        """The latest messages spoken, each with its timeline."""
+        self.sent: deque[Sent] = deque(maxlen=KEPT)
         """The latest messages sent, for the latency benchmark's timeline."""
         self.source = None
         """The microphone once ``run`` opened it."""
