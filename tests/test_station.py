@@ -109,7 +109,7 @@ def test_received_speech_waits_while_this_station_transmits(engines, tmp_path):
     wait_for(lambda: a.stats.received > 0, 10)
     assert a.stats.received == 1
     time.sleep(1.0)
-    assert a.spoken == []
+    assert not a.spoken
     a.transmitting.clear()
     wait_for(lambda: a.stats.spoken > 0, 30)
     a.stop.set()
@@ -249,6 +249,6 @@ def test_a_message_in_a_language_without_a_voice_is_logged_as_text(engines, tmp_
     wait_for(lambda: station.stats.text_only > 0, 20)
     station.stop.set()
     thread.join(30)
-    assert station.stats.text_only == 1 and station.spoken == []
+    assert station.stats.text_only == 1 and not station.spoken
     [entry] = log_entries(tmp_path / "a.jsonl")
     assert (entry["text"], entry["language"], entry["sender"], entry["spoken"]) == (sent.message.text, "fr", 9, False)

@@ -9,6 +9,7 @@ import sys
 
 from .. import __version__
 from ..errors import TelephraseError
+from ..station.memory import limit_arenas
 from . import admin, bench, files, station
 
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_arenas()
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -207,7 +207,7 @@ class Synthesizer:
         options.inter_op_num_threads = 1
         # The arena keeps the largest activations ever needed (hundreds of MB for one long
         # sentence) for good; without it the memory goes back to malloc after every message
-        # and a long-running station stays at its resting size (see ``station.release_memory``).
+        # and a long-running station stays at its resting size (see ``station.memory``).
         options.enable_cpu_mem_arena = False
         graph = onnx.load(str(self.voice_info.onnx))
         inputs = [i.name for i in graph.graph.input]
