@@ -10,7 +10,7 @@ import pytest
 
 from telephrase.config import TtsConfig
 from telephrase.registry import Registry
-from telephrase.speech.synthesize import Synthesizer, Utterance, WordTarget, _matched, allot, allot_word
+from telephrase.speech.synthesize import RETAKE_TOLERANCE, Synthesizer, Utterance, WordTarget, _matched, allot, allot_word
 
 TEXT = " He should notice the position and temperature of the body,"
 LENGTHS = [0.2, 0.2, 0.5, 0.1, 0.6, 0.2, 0.8, 0.15, 0.1, 0.4]
@@ -49,6 +49,20 @@ def test_allot_keeps_the_total_and_every_phoneme() -> None:
 def test_without_targets_the_duration_voice_is_the_plain_voice(plain: Synthesizer, timed: Synthesizer) -> None:
     for utterances in ([Utterance(TEXT)], [Utterance(" Yes.", None, 0.4)]):
         assert np.array_equal(timed.speak(utterances), plain.speak(utterances))
+
+
+@pytest.mark.parametrize("text", [TEXT, " Yes. I really like that account of himself, better than anything else."])
+@pytest.mark.parametrize("stretch", [0.8, 1.02, 1.3])
+def test_the_plain_voice_renders_a_phrase_once_as_its_second_take_was(plain: Synthesizer, text: str,
+                                                                      stretch: float) -> None:
+    """The plain voice's phrase length used to come from a first take at its own pace; its
+    duration predictor gives that take's length exactly, so one take makes the same samples."""
+    sentences = plain._sentences(text)
+    first = plain._render(sentences)[0]
+    assert sum(int(plain._predict(s).sum()) for s in sentences) * plain.hop == len(first)
+    u = Utterance(text, stretch * len(first) / plain.rate)
+    scale = stretch if abs(stretch - 1.0) > RETAKE_TOLERANCE else 1.0
+    assert np.array_equal(plain._speak_one(u, sentences)[0], plain._render(sentences, scale)[0])
 
 
 def test_words_last_as_the_sender_said(timed: Synthesizer) -> None:
